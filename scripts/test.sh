@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite: installs and starts what the tests need on loopback (PostgreSQL),
+# then runs the format check, clippy and every test. A missing service is a failure, not a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export WSS_TEST_STATE="${WSS_TEST_STATE:-/tmp/workspace-server-test}"
+mkdir -p "$WSS_TEST_STATE"
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=
+need_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> installing ${missing[*]}"
+    if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+need_packages postgresql
+# shellcheck source=scripts/lib/postgres.sh
+. scripts/lib/postgres.sh
+start_postgres
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --all-targets -- -D warnings
+echo "==> tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --no-fail-fast "$@"
+  cargo test --doc
+else
+  cargo test --no-fail-fast "$@"
+fi

@@ -1,0 +1,121 @@
+//! Wiring: shared state, `App::build` (binds its own listener) and `serve` until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::access::Access;
+use crate::auth::generate_token;
+use crate::backend::Backends;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::store::{self, Store};
+
+/// How long in-flight requests get to finish after shutdown is asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// State shared by every request handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub access: Arc<Access>,
+    pub backends: Backends,
+    pub metrics: Arc<Metrics>,
+    pub rate_limiter: Arc<RateLimiter>,
+    /// Cancelled when the server shuts down; long-lived sessions watch it.
+    pub shutdown: CancellationToken,
+}
+
+/// A built server: store open, migrations run, listener bound.
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    generated_admin_token: Option<String>,
+}
+
+impl App {
+    /// Opens the store, resolves the admin token policy and binds `BIND_ADDR:PORT`.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let store = store::open(config.database_url.as_deref(), &config.data_dir)
+            .await
+            .context("opening the database")?;
+        let generated_admin_token = match (config.admin_token(), config.is_development()) {
+            (None, false) => Some(generate_token()),
+            _ => None,
+        };
+        let admin_token = config.admin_token().or(generated_admin_token.as_deref());
+        let access = Access::new(store.clone(), admin_token, config.is_development());
+        let addr = SocketAddr::new(config.bind_addr, config.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        let state = AppState {
+            rate_limiter: Arc::new(RateLimiter::new(config.rate_limit)),
+            config: Arc::new(config),
+            store,
+            access: Arc::new(access),
+            backends: Backends::default(),
+            metrics: Arc::new(Metrics::default()),
+            shutdown: CancellationToken::new(),
+        };
+        Ok(App {
+            listener,
+            state,
+            generated_admin_token,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The admin token generated at start when none was configured; shown once by `main`.
+    pub fn generated_admin_token(&self) -> Option<&str> {
+        self.generated_admin_token.as_deref()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then cancels sessions and drains requests for at most
+    /// `SHUTDOWN_GRACE`.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let cancel = self.state.shutdown.clone();
+        let router = crate::http::router(self.state);
+        let signalled = cancel.clone();
+        let server = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            signalled.cancel();
+        });
+        let server = tokio::spawn(async move { server.await });
+        tokio::pin!(server);
+        tokio::select! {
+            done = &mut server => return Ok(done??),
+            () = cancel.cancelled() => {}
+        }
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+            Ok(done) => Ok(done??),
+            Err(_) => {
+                tracing::warn!("requests still running after the shutdown grace period; stopping");
+                server.abort();
+                Ok(())
+            }
+        }
+    }
+}

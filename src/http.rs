@@ -1,0 +1,101 @@
+//! The HTTP surface: the router, its middleware, and one module per area of the API.
+
+mod activity;
+mod auth;
+mod error;
+mod extract;
+mod health;
+mod layers;
+mod terminal;
+mod tokens;
+mod workspaces;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post};
+
+pub use self::error::ApiError;
+pub use self::layers::ORG_HEADER;
+use crate::app::AppState;
+
+/// Largest JSON body accepted by the registry routes, in bytes.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Every route of the API, with the method(s) it answers: the auth audit is generated from this.
+pub const ROUTES: &[(&str, &[&str])] = &[
+    ("/health", &["GET"]),
+    ("/readyz", &["GET"]),
+    ("/metrics", &["GET"]),
+    ("/workspaces", &["POST", "GET"]),
+    ("/workspaces/{id}", &["GET", "PATCH", "DELETE"]),
+    ("/workspaces/{id}/restart", &["POST"]),
+    ("/workspaces/{id}/tokens", &["POST", "GET"]),
+    ("/workspaces/{id}/tokens/{token_id}", &["DELETE"]),
+    ("/workspaces/{id}/terminal/ticket", &["POST"]),
+    ("/workspaces/{id}/terminal", &["GET"]),
+    ("/workspaces/{id}/activity", &["GET"]),
+    ("/org/tokens", &["POST", "GET"]),
+    ("/org/tokens/{token_id}", &["DELETE"]),
+];
+
+/// Builds the router over `state`.
+pub fn router(state: AppState) -> Router {
+    let open = Router::new()
+        .route("/health", get(health::health))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics));
+
+    let api = Router::new()
+        .route(
+            "/workspaces",
+            post(workspaces::create).get(workspaces::list),
+        )
+        .route(
+            "/workspaces/{id}",
+            get(workspaces::get)
+                .patch(workspaces::patch)
+                .delete(workspaces::delete),
+        )
+        .route("/workspaces/{id}/restart", post(workspaces::restart))
+        .route(
+            "/workspaces/{id}/tokens",
+            post(tokens::create_workspace_token).get(tokens::list_workspace_tokens),
+        )
+        .route(
+            "/workspaces/{id}/tokens/{token_id}",
+            delete(tokens::revoke_workspace_token),
+        )
+        .route("/workspaces/{id}/terminal/ticket", post(terminal::ticket))
+        .route("/workspaces/{id}/terminal", get(terminal::terminal))
+        .route("/workspaces/{id}/activity", get(activity::list))
+        .route(
+            "/org/tokens",
+            post(tokens::create_org_token).get(tokens::list_org_tokens),
+        )
+        .route("/org/tokens/{token_id}", delete(tokens::revoke_org_token))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .route_layer(from_fn_with_state(state.clone(), layers::tenant_guard))
+        .route_layer(from_fn_with_state(state.clone(), layers::rate_limit));
+
+    let mut app = Router::new()
+        .merge(open)
+        .merge(api)
+        .fallback(|| async { ApiError::not_found("not found").into_response() })
+        .method_not_allowed_fallback(|| async {
+            (
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                axum::Json(serde_json::json!({ "error": "method not allowed" })),
+            )
+                .into_response()
+        });
+    if let Some(cors) = layers::cors(&state.config.cors_origins()) {
+        app = app.layer(cors);
+    }
+    for layer in layers::security_headers() {
+        app = app.layer(layer);
+    }
+    app.layer(from_fn_with_state(state.clone(), layers::record_metrics))
+        .with_state(state)
+}

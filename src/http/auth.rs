@@ -1,0 +1,109 @@
+//! Auth extractors: the admin group and the workspace group of SPEC §4.
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use super::error::ApiError;
+use super::extract::path_id;
+use crate::access::AuthError;
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::workspace::Workspace;
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Missing => ApiError::Unauthorized("missing workspace auth token"),
+            AuthError::Invalid => ApiError::Unauthorized("invalid auth token"),
+            AuthError::WrongWorkspace => {
+                ApiError::Unauthorized("auth token does not grant access to this workspace")
+            }
+            AuthError::AdminRequired => ApiError::Unauthorized("admin auth required"),
+            AuthError::NotFound => ApiError::workspace_not_found(),
+            AuthError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The caller from the `Authorization` header, if any. No other header is ever consulted.
+pub async fn header_caller(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
+    let value = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
+    Ok(state.access.caller(value).await?)
+}
+
+/// A caller admitted to the admin group (admin token or org token).
+pub struct AdminCaller(pub Caller);
+
+impl FromRequestParts<AppState> for AdminCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = header_caller(parts, state).await?;
+        Ok(AdminCaller(state.access.admin(caller)?))
+    }
+}
+
+/// A caller admitted to the workspace named by the `{id}` path parameter, with that workspace.
+pub struct WorkspaceCaller {
+    pub caller: Caller,
+    pub workspace: Workspace,
+}
+
+impl WorkspaceCaller {
+    /// Admits `caller` (already authenticated) to the `{id}` workspace of the request.
+    pub async fn admit(
+        parts: &mut Parts,
+        state: &AppState,
+        caller: Caller,
+    ) -> Result<Self, ApiError> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::bad_request("invalid path"))?;
+        let id = path_id(&params, "id")?.ok_or_else(|| ApiError::bad_request("missing id"))?;
+        let workspace = state.access.workspace(&caller, id).await?;
+        Ok(Self { caller, workspace })
+    }
+}
+
+impl FromRequestParts<AppState> for WorkspaceCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = header_caller(parts, state)
+            .await?
+            .ok_or(ApiError::from(AuthError::Missing))?;
+        Self::admit(parts, state, caller).await
+    }
+}
+
+/// An admin-group caller admitted to the `{id}` workspace (org tokens only within their org).
+pub struct AdminWorkspace {
+    pub caller: Caller,
+    pub workspace: Workspace,
+}
+
+impl FromRequestParts<AppState> for AdminWorkspace {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = state.access.admin(header_caller(parts, state).await?)?;
+        let WorkspaceCaller { caller, workspace } =
+            WorkspaceCaller::admit(parts, state, caller).await?;
+        Ok(Self { caller, workspace })
+    }
+}
+
+impl From<crate::backend::BackendError> for ApiError {
+    fn from(e: crate::backend::BackendError) -> Self {
+        use crate::backend::BackendError;
+        match e {
+            BackendError::Unavailable(what) => ApiError::Unavailable(what.to_owned()),
+            BackendError::NotRunning => ApiError::Conflict("workspace not running".into()),
+            BackendError::Failed(detail) => {
+                tracing::warn!(%detail, "backend failure");
+                ApiError::BadGateway("workspace backend failed".into())
+            }
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Workspace registry routes: create, list, get, patch, delete, restart (SPEC §5.2).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::{Deserialize, Deserializer};
+use serde_json::json;
+
+use super::auth::{AdminCaller, AdminWorkspace, WorkspaceCaller};
+use super::error::ApiError;
+use super::extract::Json;
+use crate::app::AppState;
+use crate::audit;
+use crate::auth::Caller;
+use crate::store::WorkspaceFields;
+use crate::workspace::{
+    self, DEFAULT_RUNTIME, DEFAULT_TIER, Placement, Status, Workspace, WorkspaceId,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    name: String,
+    runtime: Option<String>,
+    tier: Option<i32>,
+    image: Option<String>,
+    parent_id: Option<WorkspaceId>,
+    instance_id: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    AdminCaller(caller): AdminCaller,
+    Json(body): Json<CreateBody>,
+) -> Result<Response, ApiError> {
+    let name = workspace::validate_label("name", &body.name).map_err(ApiError::BadRequest)?;
+    let runtime = body
+        .runtime
+        .as_deref()
+        .map_or(Ok(DEFAULT_RUNTIME.to_owned()), |r| {
+            workspace::validate_label("runtime", r)
+        })
+        .map_err(ApiError::BadRequest)?;
+    let tier = workspace::validate_tier(body.tier.unwrap_or(DEFAULT_TIER))
+        .map_err(ApiError::BadRequest)?;
+    let image = body
+        .image
+        .as_deref()
+        .map(workspace::validate_image)
+        .transpose()
+        .map_err(ApiError::BadRequest)?;
+    let instance_id = body
+        .instance_id
+        .as_deref()
+        .filter(|i| !i.is_empty())
+        .map(workspace::validate_instance_id)
+        .transpose()
+        .map_err(ApiError::BadRequest)?;
+    // An org token's workspaces live inside its org: with no parent given, under the org root.
+    let parent_id = body.parent_id.or(caller.anchored_org());
+    check_parent(&state, &caller, None, parent_id).await?;
+
+    if instance_id.is_none() {
+        // Local provisioning needs a Docker engine; none is configured on this server.
+        state.backends.for_placement(&Placement::Local {
+            container: String::new(),
+        })?;
+    }
+    let now = Utc::now();
+    let ws = Workspace {
+        id: WorkspaceId::new(),
+        name,
+        runtime,
+        tier,
+        status: Status::Online,
+        parent_id,
+        instance_id,
+        image,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+        host_key: None,
+    };
+    state.store.insert_workspace(&ws).await?;
+    audit::workspace_event(
+        &*state.store,
+        ws.id,
+        &caller,
+        "POST",
+        "workspace registered",
+    )
+    .await;
+    let body = json!({ "id": ws.id, "status": ws.status });
+    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+}
+
+/// Checks that `parent` exists, would not make a cycle under `child`, and lies in the caller's org.
+async fn check_parent(
+    state: &AppState,
+    caller: &Caller,
+    child: Option<WorkspaceId>,
+    parent: Option<WorkspaceId>,
+) -> Result<(), ApiError> {
+    if let Some(p) = parent {
+        match state.store.workspace(p).await? {
+            Some(ws) if ws.status != Status::Removed => {}
+            _ => return Err(ApiError::bad_request("parent workspace not found")),
+        }
+        if let Some(child) = child
+            && state.store.ancestors(p).await?.contains(&child)
+        {
+            return Err(ApiError::bad_request("parent_id would make a cycle"));
+        }
+    }
+    if !state.access.may_use_parent(caller, parent).await? {
+        return Err(ApiError::Forbidden(
+            "parent_id must be inside your org".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    AdminCaller(caller): AdminCaller,
+) -> Result<Response, ApiError> {
+    let rows = state.store.list_workspaces(caller.anchored_org()).await?;
+    Ok(axum::Json(rows).into_response())
+}
+
+pub async fn get(WorkspaceCaller { workspace, .. }: WorkspaceCaller) -> Response {
+    axum::Json(workspace).into_response()
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    name: Option<String>,
+    runtime: Option<String>,
+    tier: Option<i32>,
+    #[serde(default, deserialize_with = "present")]
+    parent_id: Option<Option<WorkspaceId>>,
+    #[serde(default, deserialize_with = "present")]
+    instance_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    image: Option<Option<String>>,
+}
+
+impl PatchBody {
+    fn touches_sensitive_fields(&self) -> bool {
+        self.runtime.is_some()
+            || self.tier.is_some()
+            || self.parent_id.is_some()
+            || self.instance_id.is_some()
+            || self.image.is_some()
+    }
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    WorkspaceCaller { caller, workspace }: WorkspaceCaller,
+    Json(body): Json<PatchBody>,
+) -> Result<Response, ApiError> {
+    if body.touches_sensitive_fields() && !caller.is_admin_group() {
+        return Err(ApiError::Forbidden(
+            "only an admin may change tier, parent_id, runtime, instance_id or image".into(),
+        ));
+    }
+    if workspace.status == Status::Removed {
+        return Err(ApiError::Conflict("workspace has been removed".into()));
+    }
+    let mut f = WorkspaceFields::from(&workspace);
+    if let Some(name) = &body.name {
+        f.name = workspace::validate_label("name", name).map_err(ApiError::BadRequest)?;
+    }
+    if let Some(runtime) = &body.runtime {
+        f.runtime = workspace::validate_label("runtime", runtime).map_err(ApiError::BadRequest)?;
+    }
+    if let Some(tier) = body.tier {
+        f.tier = workspace::validate_tier(tier).map_err(ApiError::BadRequest)?;
+    }
+    if let Some(image) = &body.image {
+        f.image = image
+            .as_deref()
+            .map(workspace::validate_image)
+            .transpose()
+            .map_err(ApiError::BadRequest)?;
+    }
+    if let Some(instance_id) = &body.instance_id {
+        f.instance_id = instance_id
+            .as_deref()
+            .filter(|i| !i.is_empty())
+            .map(workspace::validate_instance_id)
+            .transpose()
+            .map_err(ApiError::BadRequest)?;
+    }
+    if let Some(parent) = body.parent_id {
+        if parent == Some(workspace.id) {
+            return Err(ApiError::bad_request(
+                "a workspace cannot be its own parent",
+            ));
+        }
+        check_parent(&state, &caller, Some(workspace.id), parent).await?;
+        f.parent_id = parent;
+    }
+    if f != WorkspaceFields::from(&workspace) {
+        state
+            .store
+            .update_workspace_fields(workspace.id, &f, Utc::now())
+            .await?;
+        audit::workspace_event(
+            &*state.store,
+            workspace.id,
+            &caller,
+            "PATCH",
+            "workspace updated",
+        )
+        .await;
+    }
+    let updated = state
+        .store
+        .workspace(workspace.id)
+        .await?
+        .ok_or_else(ApiError::workspace_not_found)?;
+    Ok(axum::Json(updated).into_response())
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    AdminWorkspace { caller, workspace }: AdminWorkspace,
+) -> Result<Response, ApiError> {
+    if workspace.status != Status::Removed {
+        if let placement @ Placement::Local { .. } = Placement::of(&workspace) {
+            // Removing the container needs the engine that runs it.
+            state.backends.for_placement(&placement)?;
+        }
+        state
+            .store
+            .remove_workspace(workspace.id, Utc::now())
+            .await?;
+        audit::workspace_event(
+            &*state.store,
+            workspace.id,
+            &caller,
+            "DELETE",
+            "workspace removed",
+        )
+        .await;
+    }
+    Ok(axum::Json(json!({ "id": workspace.id, "status": Status::Removed })).into_response())
+}
+
+pub async fn restart(
+    State(state): State<AppState>,
+    WorkspaceCaller { caller, workspace }: WorkspaceCaller,
+) -> Result<Response, ApiError> {
+    if workspace.status == Status::Removed {
+        return Err(ApiError::Conflict("workspace has been removed".into()));
+    }
+    let backend = state.backends.for_placement(&Placement::of(&workspace))?;
+    backend.restart(&workspace).await?;
+    audit::workspace_event(
+        &*state.store,
+        workspace.id,
+        &caller,
+        "POST",
+        "workspace restarted",
+    )
+    .await;
+    Ok(axum::Json(json!({ "id": workspace.id, "status": "restarted" })).into_response())
+}

@@ -1,0 +1,24 @@
+//! workspace-server: a browser terminal, exec, files and plugins for agent workspaces, whether a
+//! workspace is a local Docker container or an EC2 instance reached through EC2 Instance Connect.
+//!
+//! # Layout
+//!
+//! - [`app`] wires state and serves; [`config`] is the typed start-up configuration.
+//! - [`http`] is the only module that knows axum: routes, extractors, middleware, `ApiError`.
+//! - Services: [`access`] (authentication and workspace access), [`audit`].
+//! - Domain: [`workspace`] (ids, records, `Placement`), [`auth`] (tokens, `Caller`, decisions).
+//! - Ports: [`store`] (SQLite and PostgreSQL behind one trait), [`backend`] (where workspaces run).
+//! - Support: [`metrics`], [`ratelimit`].
+#![deny(unsafe_code)]
+
+pub mod access;
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod backend;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod ratelimit;
+pub mod store;
+pub mod workspace;

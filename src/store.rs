@@ -1,0 +1,242 @@
+//! Persistence: the `Store` trait, its records, and opening the SQLite or PostgreSQL backend.
+
+mod postgres;
+mod rows;
+mod sql;
+mod sqlite;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+pub use self::postgres::PostgresStore;
+pub use self::sqlite::SqliteStore;
+use crate::workspace::{Status, Workspace, WorkspaceId};
+
+/// What can go wrong talking to the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored row is not valid: {0}")]
+    Corrupt(String),
+    #[error("unsupported DATABASE_URL scheme (expected postgres:// or sqlite:)")]
+    UnsupportedUrl,
+}
+
+/// The user-editable fields of a workspace, written together by `update_workspace_fields`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkspaceFields {
+    pub name: String,
+    pub runtime: String,
+    pub tier: i32,
+    pub parent_id: Option<WorkspaceId>,
+    pub instance_id: Option<String>,
+    pub image: Option<String>,
+}
+
+impl From<&Workspace> for WorkspaceFields {
+    fn from(ws: &Workspace) -> Self {
+        Self {
+            name: ws.name.clone(),
+            runtime: ws.runtime.clone(),
+            tier: ws.tier,
+            parent_id: ws.parent_id,
+            instance_id: ws.instance_id.clone(),
+            image: ws.image.clone(),
+        }
+    }
+}
+
+/// A workspace token as stored (the hash is never read back out).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WorkspaceToken {
+    pub id: Uuid,
+    #[serde(skip)]
+    pub workspace_id: WorkspaceId,
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// An org API token as stored.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OrgToken {
+    pub id: Uuid,
+    pub prefix: String,
+    pub name: String,
+    pub created_by: String,
+    pub org_id: Option<WorkspaceId>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A new audit row. Never holds command output or secrets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewActivity {
+    pub workspace_id: WorkspaceId,
+    pub activity_type: String,
+    pub actor: String,
+    pub method: String,
+    pub summary: String,
+    pub request_body: Option<serde_json::Value>,
+    pub duration_ms: Option<i64>,
+    pub status: String,
+    pub error_detail: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stored audit row.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Activity {
+    pub id: i64,
+    pub workspace_id: WorkspaceId,
+    pub activity_type: String,
+    pub actor: String,
+    pub method: String,
+    pub summary: String,
+    pub request_body: Option<serde_json::Value>,
+    pub duration_ms: Option<i64>,
+    pub status: String,
+    pub error_detail: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One plugin enabled for an org.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AllowlistEntry {
+    pub org_id: WorkspaceId,
+    pub plugin_name: String,
+    pub enabled_by: String,
+    pub enabled_at: DateTime<Utc>,
+}
+
+/// How far `parent_id` chains are followed; deeper trees are treated as ending there.
+pub const MAX_TREE_DEPTH: i32 = 64;
+
+/// Everything the server persists. One contract test runs against every implementation.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Answers when the database does.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn insert_workspace(&self, ws: &Workspace) -> Result<(), StoreError>;
+    async fn workspace(&self, id: WorkspaceId) -> Result<Option<Workspace>, StoreError>;
+    /// Workspaces not yet removed, oldest first; with `org`, only that org's tree.
+    async fn list_workspaces(&self, org: Option<WorkspaceId>)
+    -> Result<Vec<Workspace>, StoreError>;
+    /// The chain from `id` up through its parents (`id` first), at most `MAX_TREE_DEPTH` long.
+    async fn ancestors(&self, id: WorkspaceId) -> Result<Vec<WorkspaceId>, StoreError>;
+    /// Writes the user-editable fields; returns false when no such workspace exists.
+    async fn update_workspace_fields(
+        &self,
+        id: WorkspaceId,
+        fields: &WorkspaceFields,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    async fn set_status(
+        &self,
+        id: WorkspaceId,
+        status: Status,
+        last_error: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    async fn set_host_key(&self, id: WorkspaceId, host_key: &str) -> Result<(), StoreError>;
+    /// Marks the workspace removed and revokes all its tokens, atomically.
+    async fn remove_workspace(&self, id: WorkspaceId, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Inserts a token unless the workspace already has `max_live` live ones (then false).
+    async fn insert_workspace_token(
+        &self,
+        token: &WorkspaceToken,
+        hash: &str,
+        max_live: i64,
+    ) -> Result<bool, StoreError>;
+    /// A live (not revoked) workspace token by hash.
+    async fn workspace_token_by_hash(
+        &self,
+        hash: &str,
+    ) -> Result<Option<WorkspaceToken>, StoreError>;
+    async fn list_workspace_tokens(
+        &self,
+        ws: WorkspaceId,
+    ) -> Result<Vec<WorkspaceToken>, StoreError>;
+    /// Revokes a live token of `ws`; false when there is none with that id.
+    async fn revoke_workspace_token(
+        &self,
+        ws: WorkspaceId,
+        token_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    async fn touch_workspace_token(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    async fn insert_org_token(&self, token: &OrgToken, hash: &str) -> Result<(), StoreError>;
+    async fn org_token_by_hash(&self, hash: &str) -> Result<Option<OrgToken>, StoreError>;
+    /// Live org tokens; with `org`, only those anchored to it.
+    async fn list_org_tokens(&self, org: Option<WorkspaceId>) -> Result<Vec<OrgToken>, StoreError>;
+    /// Revokes a live org token (only one anchored to `org`, when given); false when none.
+    async fn revoke_org_token(
+        &self,
+        id: Uuid,
+        org: Option<WorkspaceId>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    async fn touch_org_token(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Stores a terminal ticket; expired tickets are purged on the way.
+    async fn insert_ticket(
+        &self,
+        hash: &str,
+        ws: WorkspaceId,
+        expires_at_ms: i64,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Removes and returns a ticket (workspace, expiry in unix ms): each ticket is taken once.
+    async fn take_ticket(&self, hash: &str) -> Result<Option<(WorkspaceId, i64)>, StoreError>;
+
+    async fn insert_activity(&self, row: &NewActivity) -> Result<i64, StoreError>;
+    /// Newest first, optionally of one type.
+    async fn list_activity(
+        &self,
+        ws: WorkspaceId,
+        activity_type: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Activity>, StoreError>;
+
+    async fn allowlist(&self, org: WorkspaceId) -> Result<Vec<AllowlistEntry>, StoreError>;
+    /// Replaces an org's allowlist with `names`, atomically.
+    async fn replace_allowlist(
+        &self,
+        org: WorkspaceId,
+        names: &[String],
+        enabled_by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+}
+
+/// Opens the configured database and runs its migrations: PostgreSQL for `postgres://` URLs,
+/// SQLite for `sqlite:` URLs, and `<data_dir>/workspace-server.db` when no URL is given.
+pub async fn open(url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
+    match url.filter(|u| !u.is_empty()) {
+        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+            Ok(Arc::new(PostgresStore::connect(u).await?))
+        }
+        Some(u) if u.starts_with("sqlite:") => Ok(Arc::new(SqliteStore::connect_url(u).await?)),
+        Some(_) => Err(StoreError::UnsupportedUrl),
+        None => {
+            std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Database(e.into()))?;
+            let path = data_dir.join("workspace-server.db");
+            Ok(Arc::new(SqliteStore::open_file(&path).await?))
+        }
+    }
+}

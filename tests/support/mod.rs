@@ -1,0 +1,24 @@
+//! Test support shared by the integration binaries: real databases, fresh for each test.
+#![allow(dead_code)]
+
+use sqlx::Connection;
+
+/// A new, empty PostgreSQL database on the test server named by `TEST_DATABASE_URL`.
+/// The PostgreSQL tests are mandatory: without that variable they fail, they do not skip.
+pub async fn fresh_postgres_url() -> String {
+    let base = std::env::var("TEST_DATABASE_URL").expect(
+        "TEST_DATABASE_URL is not set: run the suite with scripts/test.sh, which starts PostgreSQL",
+    );
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at TEST_DATABASE_URL: {e}"));
+    let name = format!("wss_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("CREATE DATABASE");
+    let (prefix, _) = base
+        .rsplit_once('/')
+        .expect("TEST_DATABASE_URL has a database path");
+    format!("{prefix}/{name}")
+}
