@@ -40,6 +40,9 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/org/tokens/{token_id}", &["DELETE"]),
 ];
 
+/// The open group: no token and no tenant header needed.
+pub const OPEN_PATHS: &[&str] = &["/health", "/readyz", "/metrics"];
+
 /// Builds the router over `state`.
 pub fn router(state: AppState) -> Router {
     let open = Router::new()
@@ -76,7 +79,6 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/org/tokens/{token_id}", delete(tokens::revoke_org_token))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .route_layer(from_fn_with_state(state.clone(), layers::tenant_guard))
         .route_layer(from_fn_with_state(state.clone(), layers::rate_limit));
 
     let mut app = Router::new()
@@ -89,7 +91,9 @@ pub fn router(state: AppState) -> Router {
                 axum::Json(serde_json::json!({ "error": "method not allowed" })),
             )
                 .into_response()
-        });
+        })
+        // Outside the routes, so unknown paths look the same as known ones to a stranger.
+        .layer(from_fn_with_state(state.clone(), layers::tenant_guard));
     if let Some(cors) = layers::cors(&state.config.cors_origins()) {
         app = app.layer(cors);
     }

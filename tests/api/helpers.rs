@@ -1,0 +1,247 @@
+//! `TestApp`: the real server on port 0 with a real database, and a real HTTP client.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use workspace_server::app::App;
+use workspace_server::config::Config;
+
+use crate::support::fresh_postgres_url;
+
+/// Which database a test server uses.
+#[derive(Clone)]
+pub enum Db {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+/// How to start a test server.
+#[derive(Clone)]
+pub struct Options {
+    pub db: Option<Db>,
+    pub admin_token: Option<String>,
+    pub args: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            db: None,
+            admin_token: Some(workspace_server::auth::generate_token()),
+            args: vec!["--rate-limit".into(), "0".into()],
+        }
+    }
+}
+
+impl Options {
+    /// Sets `flag` to `value`, replacing an earlier value of the same flag.
+    pub fn arg(mut self, flag: &str, value: &str) -> Self {
+        if let Some(i) = self.args.iter().position(|a| a == flag) {
+            self.args.drain(i..i + 2);
+        }
+        self.args.push(flag.into());
+        self.args.push(value.into());
+        self
+    }
+
+    pub async fn postgres(mut self) -> Self {
+        self.db = Some(Db::Postgres(fresh_postgres_url().await));
+        self
+    }
+
+    pub fn no_admin_token(mut self) -> Self {
+        self.admin_token = None;
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        TestApp::start(self).await
+    }
+}
+
+/// A running server and what is needed to talk to it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub admin: String,
+    pub db: Db,
+    pub client: reqwest::Client,
+    pub generated_admin_token: Option<String>,
+    options: Options,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    _dir: Option<std::sync::Arc<tempfile::TempDir>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Options::default().spawn().await
+    }
+
+    async fn start(mut options: Options) -> TestApp {
+        let mut dir = None;
+        let db = match options.db.clone() {
+            Some(db) => db,
+            None => {
+                let tmp = std::sync::Arc::new(tempfile::tempdir().unwrap());
+                let path = tmp.path().to_owned();
+                dir = Some(tmp);
+                Db::Sqlite(path)
+            }
+        };
+        options.db = Some(db.clone());
+        let mut args = vec!["workspace-server".to_owned(), "--port".into(), "0".into()];
+        match &db {
+            Db::Sqlite(path) => args.extend(["--data-dir".into(), path.display().to_string()]),
+            Db::Postgres(url) => args.extend(["--database-url".into(), url.clone()]),
+        }
+        if let Some(token) = &options.admin_token {
+            // `=` form: a generated token may begin with `-`.
+            args.push(format!("--admin-token={token}"));
+        }
+        args.extend(options.args.iter().cloned());
+        let config = Config::from_args(args).expect("test config");
+        let app = App::build(config).await.expect("server builds");
+        let addr = app.local_addr().unwrap();
+        let generated_admin_token = app.generated_admin_token().map(str::to_owned);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.serve(async move {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            addr,
+            admin: options
+                .admin_token
+                .clone()
+                .or(generated_admin_token.clone())
+                .unwrap_or_default(),
+            db,
+            client: reqwest::Client::new(),
+            generated_admin_token,
+            options,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    /// Stops the server and waits until it has shut down.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().expect("server shut down cleanly");
+        }
+    }
+
+    /// Stops this server and starts a new one on the same database and admin token.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop().await;
+        let mut next = TestApp::start(self.options.clone()).await;
+        next._dir = self._dir.take();
+        next
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.request(Method::GET, path)
+    }
+
+    pub fn delete(&self, path: &str) -> RequestBuilder {
+        self.request(Method::DELETE, path)
+    }
+
+    pub fn patch(&self, path: &str) -> RequestBuilder {
+        self.request(Method::PATCH, path)
+    }
+
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.request(Method::POST, path)
+    }
+
+    /// Registers a remote workspace (works without Docker) as admin; returns its id.
+    pub async fn create_workspace(&self, body: Value) -> String {
+        let mut body = body;
+        if body.get("instance_id").is_none() {
+            body["instance_id"] = json!("i-0123456789abcdef0");
+        }
+        let res = self
+            .post("/workspaces")
+            .bearer_auth(&self.admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (status, value) = json_of(res).await;
+        assert_eq!(status, StatusCode::CREATED, "{value}");
+        value["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A new workspace token for workspace `id`, created as admin.
+    pub async fn workspace_token(&self, id: &str) -> (String, String) {
+        let res = self
+            .post(&format!("/workspaces/{id}/tokens"))
+            .bearer_auth(&self.admin)
+            .send()
+            .await
+            .unwrap();
+        let (status, value) = json_of(res).await;
+        assert_eq!(status, StatusCode::CREATED, "{value}");
+        (
+            value["auth_token"].as_str().unwrap().to_owned(),
+            value["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// A new org token, anchored to `org` when given; returns (token, id).
+    pub async fn org_token(&self, org: Option<&str>) -> (String, String) {
+        let mut body = json!({ "name": "test" });
+        if let Some(org) = org {
+            body["org_id"] = json!(org);
+        }
+        let res = self
+            .post("/org/tokens")
+            .bearer_auth(&self.admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (status, value) = json_of(res).await;
+        assert_eq!(status, StatusCode::CREATED, "{value}");
+        (
+            value["auth_token"].as_str().unwrap().to_owned(),
+            value["id"].as_str().unwrap().to_owned(),
+        )
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Status and JSON body of a response (`Value::Null` for an empty body).
+pub async fn json_of(res: Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let bytes = res.bytes().await.unwrap();
+    if bytes.is_empty() {
+        return (status, Value::Null);
+    }
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes)));
+    (status, value)
+}

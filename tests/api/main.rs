@@ -1,0 +1,15 @@
+//! API integration tests: the real server, a real HTTP client, real SQLite and PostgreSQL.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod helpers;
+
+mod auth_matrix;
+mod errors;
+mod health;
+mod persistence;
+mod tenant;
+mod tickets;
+mod tokens;
+mod workspaces;
