@@ -162,12 +162,32 @@ impl TestApp {
         self.request(Method::DELETE, path)
     }
 
-    pub fn patch(&self, path: &str) -> RequestBuilder {
-        self.request(Method::PATCH, path)
-    }
-
     pub fn post(&self, path: &str) -> RequestBuilder {
         self.request(Method::POST, path)
+    }
+
+    /// Sends `method path` with `token` (none when empty) and an optional JSON body;
+    /// returns the status and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.request(method, path);
+        if !token.is_empty() {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        json_of(req.send().await.unwrap()).await
+    }
+
+    /// `GET path` with `token`.
+    pub async fn get_as(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, token, None).await
     }
 
     /// Registers a remote workspace (works without Docker) as admin; returns its id.

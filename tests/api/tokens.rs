@@ -1,8 +1,9 @@
 //! Workspace and org tokens: limits, listing, revocation.
 
+use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{TestApp, json_of};
+use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn a_workspace_holds_at_most_fifty_live_tokens() {
@@ -13,32 +14,17 @@ async fn a_workspace_holds_at_most_fifty_live_tokens() {
         ids.push(app.workspace_token(&ws).await.1);
     }
     let path = format!("/workspaces/{ws}/tokens");
-    let res = app
-        .post(&path)
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(res).await;
+    let (status, body) = app.call(Method::POST, &path, &app.admin, None).await;
     assert_eq!(status, 429, "{body}");
     assert!(body["error"].as_str().unwrap().contains("50"));
 
     // Revoking one makes room for one more.
-    let res = app
-        .delete(&format!("{path}/{}", ids[0]))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let revoke = format!("{path}/{}", ids[0]);
+    let (status, _) = app.call(Method::DELETE, &revoke, &app.admin, None).await;
+    assert_eq!(status, 200);
     app.workspace_token(&ws).await;
-    let res = app
-        .post(&path)
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 429);
+    let (status, _) = app.call(Method::POST, &path, &app.admin, None).await;
+    assert_eq!(status, 429);
 }
 
 #[tokio::test]
@@ -46,13 +32,9 @@ async fn tokens_are_listed_by_prefix_and_never_shown_again() {
     let app = TestApp::spawn().await;
     let ws = app.create_workspace(json!({ "name": "t" })).await;
     let (token, id) = app.workspace_token(&ws).await;
-    let res = app
-        .get(&format!("/workspaces/{ws}/tokens"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(res).await;
+    let (status, body) = app
+        .get_as(&format!("/workspaces/{ws}/tokens"), &token)
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["count"], 1);
     let listed = &body["tokens"][0];
@@ -72,38 +54,21 @@ async fn a_revoked_token_no_longer_opens_anything() {
     let ws = app.create_workspace(json!({ "name": "t" })).await;
     let (token, id) = app.workspace_token(&ws).await;
     let path = format!("/workspaces/{ws}/tokens/{id}");
-    let res = app.delete(&path).bearer_auth(&token).send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    let res = app
-        .get(&format!("/workspaces/{ws}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 401);
-    let res = app
-        .delete(&path)
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 404, "already revoked");
+    assert_eq!(app.call(Method::DELETE, &path, &token, None).await.0, 200);
+    assert_eq!(
+        app.get_as(&format!("/workspaces/{ws}"), &token).await.0,
+        401
+    );
+    let (status, _) = app.call(Method::DELETE, &path, &app.admin, None).await;
+    assert_eq!(status, 404, "already revoked");
 
     let (org, org_id) = app.org_token(None).await;
-    let res = app
-        .delete(&format!("/org/tokens/{org_id}"))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let res = app
-        .get("/workspaces")
-        .bearer_auth(&org)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 401);
+    let path = format!("/org/tokens/{org_id}");
+    assert_eq!(
+        app.call(Method::DELETE, &path, &app.admin, None).await.0,
+        200
+    );
+    assert_eq!(app.get_as("/workspaces", &org).await.0, 401);
 }
 
 #[tokio::test]
@@ -111,37 +76,13 @@ async fn deleting_a_workspace_revokes_its_tokens() {
     let app = TestApp::spawn().await;
     let ws = app.create_workspace(json!({ "name": "t" })).await;
     let (token, _) = app.workspace_token(&ws).await;
-    let res = app
-        .delete(&format!("/workspaces/{ws}"))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(res).await;
+    let path = format!("/workspaces/{ws}");
+    let (status, body) = app.call(Method::DELETE, &path, &app.admin, None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "removed");
-    let res = app
-        .get(&format!("/workspaces/{ws}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 401);
-    let res = app
-        .get(&format!("/workspaces/{ws}"))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
-    let (_, body) = json_of(res).await;
-    assert_eq!(body["status"], "removed");
-    let res = app
-        .get(&format!("/workspaces/{ws}/tokens"))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
-    let (_, body) = json_of(res).await;
+    assert_eq!(app.get_as(&path, &token).await.0, 401);
+    assert_eq!(app.get_as(&path, &app.admin).await.1["status"], "removed");
+    let (_, body) = app.get_as(&format!("{path}/tokens"), &app.admin).await;
     assert_eq!(body["count"], 0);
 }
 
@@ -152,13 +93,7 @@ async fn org_tokens_of_an_org_list_only_that_org() {
     let y = app.create_workspace(json!({ "name": "y" })).await;
     let (x_token, x_id) = app.org_token(Some(&x)).await;
     let (_, y_id) = app.org_token(Some(&y)).await;
-    let res = app
-        .get("/org/tokens")
-        .bearer_auth(&x_token)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(res).await;
+    let (status, body) = app.get_as("/org/tokens", &x_token).await;
     assert_eq!(status, 200, "{body}");
     let ids: Vec<_> = body["tokens"]
         .as_array()
@@ -167,19 +102,12 @@ async fn org_tokens_of_an_org_list_only_that_org() {
         .map(|t| t["id"].clone())
         .collect();
     assert_eq!(ids, vec![json!(x_id)]);
-    let res = app
-        .delete(&format!("/org/tokens/{y_id}"))
-        .bearer_auth(&x_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 404, "another org's token is invisible");
-    let res = app
-        .post("/org/tokens")
-        .bearer_auth(&x_token)
-        .json(&json!({ "name": "n", "org_id": y }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
+    let path = format!("/org/tokens/{y_id}");
+    let (status, _) = app.call(Method::DELETE, &path, &x_token, None).await;
+    assert_eq!(status, 404, "another org's token is invisible");
+    let body = json!({ "name": "n", "org_id": y });
+    let (status, _) = app
+        .call(Method::POST, "/org/tokens", &x_token, Some(body))
+        .await;
+    assert_eq!(status, 403);
 }

@@ -1,26 +1,29 @@
 //! The workspace registry: create, list, get, patch, delete, and org scoping.
 
-use serde_json::json;
+use reqwest::Method;
+use serde_json::{Value, json};
 
-use crate::helpers::{Options, TestApp, json_of};
+use crate::helpers::{Options, TestApp};
+
+const INSTANCE: &str = "i-0123456789abcdef0";
+
+/// `POST /workspaces` with `body` as `token`.
+async fn create_as(app: &TestApp, token: &str, body: Value) -> (reqwest::StatusCode, Value) {
+    app.call(Method::POST, "/workspaces", token, Some(body))
+        .await
+}
 
 #[tokio::test]
 async fn registering_an_instance_stores_it_with_defaults() {
     let app = TestApp::spawn().await;
     let ws = app.create_workspace(json!({ "name": "ec2" })).await;
-    let res = app
-        .get(&format!("/workspaces/{ws}"))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(res).await;
+    let (status, body) = app.get_as(&format!("/workspaces/{ws}"), &app.admin).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["id"], ws.as_str());
     assert_eq!(body["name"], "ec2");
     assert_eq!(body["runtime"], "langgraph");
     assert_eq!(body["tier"], 3);
-    assert_eq!(body["instance_id"], "i-0123456789abcdef0");
+    assert_eq!(body["instance_id"], INSTANCE);
     assert_eq!(body["status"], "online");
     assert!(body["parent_id"].is_null());
     assert!(
@@ -32,23 +35,10 @@ async fn registering_an_instance_stores_it_with_defaults() {
 #[tokio::test]
 async fn a_local_create_without_docker_answers_503_and_stores_nothing() {
     let app = TestApp::spawn().await;
-    let res = app
-        .post("/workspaces")
-        .bearer_auth(&app.admin)
-        .json(&json!({ "name": "local", "image": "busybox" }))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(res).await;
+    let (status, body) = create_as(&app, &app.admin, json!({ "name": "l", "image": "b" })).await;
     assert_eq!(status, 503);
     assert_eq!(body, json!({ "error": "Docker not available" }));
-    let res = app
-        .get("/workspaces")
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_of(res).await.1, json!([]));
+    assert_eq!(app.get_as("/workspaces", &app.admin).await.1, json!([]));
 }
 
 #[tokio::test]
@@ -56,31 +46,18 @@ async fn bad_create_bodies_get_400_and_store_nothing() {
     let app = TestApp::spawn().await;
     for body in [
         json!({ "name": "x", "instance_id": "not-an-instance" }),
-        json!({ "name": "x", "instance_id": "i-0123456789abcdef0", "tier": 5 }),
-        json!({ "name": "", "instance_id": "i-0123456789abcdef0" }),
-        json!({ "name": "x", "instance_id": "i-0123456789abcdef0", "surprise": 1 }),
-        json!({ "name": "x", "instance_id": "i-0123456789abcdef0",
+        json!({ "name": "x", "instance_id": INSTANCE, "tier": 5 }),
+        json!({ "name": "", "instance_id": INSTANCE }),
+        json!({ "name": "x", "instance_id": INSTANCE, "surprise": 1 }),
+        json!({ "name": "x", "instance_id": INSTANCE,
                 "parent_id": "00000000-0000-4000-8000-000000000000" }),
-        json!({ "name": "x", "instance_id": "i-0123456789abcdef0", "parent_id": "nope" }),
+        json!({ "name": "x", "instance_id": INSTANCE, "parent_id": "nope" }),
     ] {
-        let res = app
-            .post("/workspaces")
-            .bearer_auth(&app.admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let (status, answer) = json_of(res).await;
+        let (status, answer) = create_as(&app, &app.admin, body.clone()).await;
         assert_eq!(status, 400, "{body} → {answer}");
         assert!(answer["error"].is_string());
     }
-    let res = app
-        .get("/workspaces")
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_of(res).await.1, json!([]));
+    assert_eq!(app.get_as("/workspaces", &app.admin).await.1, json!([]));
 }
 
 #[tokio::test]
@@ -93,62 +70,44 @@ async fn an_org_token_sees_and_creates_only_inside_its_org() {
     let other = app.create_workspace(json!({ "name": "other" })).await;
     let (token, _) = app.org_token(Some(&org)).await;
 
-    let res = app
-        .get("/workspaces")
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    let (_, body) = json_of(res).await;
+    let (_, body) = app.get_as("/workspaces", &token).await;
     let mut ids: Vec<_> = body
         .as_array()
         .unwrap()
         .iter()
-        .map(|w| w["id"].as_str().unwrap().to_owned())
+        .map(|w| w["id"].clone())
         .collect();
-    ids.sort();
-    let mut want = vec![org.clone(), child.clone()];
-    want.sort();
+    ids.sort_by_key(Value::to_string);
+    let mut want = vec![json!(org), json!(child)];
+    want.sort_by_key(Value::to_string);
     assert_eq!(ids, want);
 
-    let res = app
-        .get(&format!("/workspaces/{other}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let (status, _) = app.get_as(&format!("/workspaces/{other}"), &token).await;
     assert_eq!(
-        res.status(),
-        404,
+        status, 404,
         "another org's workspace does not exist for this token"
     );
 
     // Created without a parent: placed under the org root.
-    let res = app
-        .post("/workspaces")
-        .bearer_auth(&token)
-        .json(&json!({ "name": "new", "instance_id": "i-0123456789abcdef1" }))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(res).await;
+    let (status, body) = create_as(
+        &app,
+        &token,
+        json!({ "name": "n", "instance_id": INSTANCE }),
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
-    let res = app
-        .get(&format!("/workspaces/{}", body["id"].as_str().unwrap()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_of(res).await.1["parent_id"], org.as_str());
+    let created = format!("/workspaces/{}", body["id"].as_str().unwrap());
+    assert_eq!(
+        app.get_as(&created, &token).await.1["parent_id"],
+        org.as_str()
+    );
 
-    let res = app
-        .post("/workspaces")
-        .bearer_auth(&token)
-        .json(&json!({ "name": "x", "instance_id": "i-0123456789abcdef1", "parent_id": other }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403, "a parent outside the org");
+    let outside = json!({ "name": "x", "instance_id": INSTANCE, "parent_id": other });
+    assert_eq!(
+        create_as(&app, &token, outside).await.0,
+        403,
+        "a parent outside the org"
+    );
 }
 
 #[tokio::test]
@@ -167,44 +126,30 @@ async fn a_workspace_token_may_rename_but_not_change_sensitive_fields() {
         json!({ "parent_id": null }),
         json!({ "name": "sneaky", "tier": 4 }),
     ] {
-        let res = app
-            .patch(&path)
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 403, "{body}");
+        let (status, _) = app
+            .call(Method::PATCH, &path, &token, Some(body.clone()))
+            .await;
+        assert_eq!(status, 403, "{body}");
     }
-    let res = app.get(&path).bearer_auth(&app.admin).send().await.unwrap();
-    let (_, body) = json_of(res).await;
+    let (_, body) = app.get_as(&path, &app.admin).await;
     assert_eq!(
         (body["name"].as_str(), body["tier"].as_i64()),
         (Some("w"), Some(2)),
         "unchanged"
     );
 
-    let res = app
-        .patch(&path)
-        .bearer_auth(&token)
-        .json(&json!({ "name": "ok" }))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(res).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["name"], "ok");
-
-    let res = app
-        .patch(&path)
-        .bearer_auth(&app.admin)
-        .json(&json!({ "tier": 4 }))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(res).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["tier"], 4);
+    let (status, body) = app
+        .call(Method::PATCH, &path, &token, Some(json!({ "name": "ok" })))
+        .await;
+    assert_eq!(
+        (status.as_u16(), &body["name"]),
+        (200, &json!("ok")),
+        "{body}"
+    );
+    let (status, body) = app
+        .call(Method::PATCH, &path, &app.admin, Some(json!({ "tier": 4 })))
+        .await;
+    assert_eq!((status.as_u16(), &body["tier"]), (200, &json!(4)), "{body}");
 }
 
 #[tokio::test]
@@ -214,43 +159,40 @@ async fn a_parent_change_that_makes_a_cycle_is_refused() {
     let b = app
         .create_workspace(json!({ "name": "b", "parent_id": a }))
         .await;
-    let res = app
-        .patch(&format!("/workspaces/{a}"))
-        .bearer_auth(&app.admin)
-        .json(&json!({ "parent_id": b }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
+    let path = format!("/workspaces/{a}");
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            &path,
+            &app.admin,
+            Some(json!({ "parent_id": b })),
+        )
+        .await;
+    assert_eq!(status, 400);
 }
 
 #[tokio::test]
 async fn delete_is_idempotent_and_leaves_an_activity_row() {
     let app = TestApp::spawn().await;
     let ws = app.create_workspace(json!({ "name": "d" })).await;
+    let path = format!("/workspaces/{ws}");
     for _ in 0..2 {
-        let res = app
-            .delete(&format!("/workspaces/{ws}"))
-            .bearer_auth(&app.admin)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
+        assert_eq!(
+            app.call(Method::DELETE, &path, &app.admin, None).await.0,
+            200
+        );
     }
-    let res = app
-        .get(&format!("/workspaces/{ws}/activity"))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
-    let (_, rows) = json_of(res).await;
+    let (_, rows) = app.get_as(&format!("{path}/activity"), &app.admin).await;
     let summaries: Vec<_> = rows
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r["summary"].as_str().unwrap())
+        .map(|r| r["summary"].clone())
         .collect();
-    assert_eq!(summaries, vec!["workspace removed", "workspace registered"]);
+    assert_eq!(
+        summaries,
+        vec![json!("workspace removed"), json!("workspace registered")]
+    );
 }
 
 #[tokio::test]
@@ -261,16 +203,16 @@ async fn development_mode_without_an_admin_token_opens_only_the_admin_group() {
         .spawn()
         .await;
     assert!(app.generated_admin_token.is_none());
-    let res = app
-        .post("/workspaces")
-        .json(&json!({ "name": "dev", "instance_id": "i-0123456789abcdef0" }))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(res).await;
+    let (status, body) =
+        create_as(&app, "", json!({ "name": "dev", "instance_id": INSTANCE })).await;
     assert_eq!(status, 201, "{body}");
-    let res = app.get("/workspaces").send().await.unwrap();
-    assert_eq!(res.status(), 200);
+    let ws = body["id"].as_str().unwrap();
+    assert_eq!(app.get_as("/workspaces", "").await.0, 200);
+    assert_eq!(
+        app.get_as(&format!("/workspaces/{ws}"), "").await.0,
+        401,
+        "workspace group"
+    );
 }
 
 #[tokio::test]
@@ -281,13 +223,10 @@ async fn outside_development_a_missing_admin_token_is_generated() {
         .clone()
         .expect("a generated token");
     assert_eq!(token.len(), 43);
-    let res = app.get("/workspaces").send().await.unwrap();
-    assert_eq!(res.status(), 401, "nothing is open without the token");
-    let res = app
-        .get("/workspaces")
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    assert_eq!(
+        app.get_as("/workspaces", "").await.0,
+        401,
+        "nothing is open without it"
+    );
+    assert_eq!(app.get_as("/workspaces", &token).await.0, 200);
 }
