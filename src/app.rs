@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::access::Access;
 use crate::auth::generate_token;
-use crate::backend::Backends;
+use crate::backend::docker::{ContainerSettings, DockerBackend};
+use crate::backend::{Backend, Backends};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
@@ -58,10 +59,16 @@ impl App {
             .with_context(|| format!("binding {addr}"))?;
         let state = AppState {
             rate_limiter: Arc::new(RateLimiter::new(config.rate_limit)),
-            config: Arc::new(config),
             store,
             access: Arc::new(access),
-            backends: Backends::default(),
+            backends: Backends {
+                local: config.docker_host().map(|host| {
+                    let settings = ContainerSettings::from_config(&config);
+                    Arc::new(DockerBackend::new(host, settings)) as Arc<dyn Backend>
+                }),
+                remote: None,
+            },
+            config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             shutdown: CancellationToken::new(),
         };

@@ -1,24 +1,117 @@
-//! The ports to where workspaces run: the `Backend` trait and the registry by placement.
+//! The ports to where workspaces run: the `Backend` trait, what it trades in, and the registry by
+//! placement.
 
+pub mod docker;
+
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::Stream;
+use tokio::io::AsyncWrite;
 
+use crate::files::RelPath;
 use crate::workspace::{Placement, Workspace};
 
 /// What can go wrong reaching a workspace.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
-    /// No backend is configured for this kind of placement.
+    /// No backend is configured (or reachable) for this kind of placement.
     #[error("{0}")]
     Unavailable(&'static str),
     /// The workspace's container or instance is not running.
     #[error("workspace not running")]
     NotRunning,
+    /// A file or directory the request named does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A file is larger than the caller's cap, in bytes.
+    #[error("file is {0} bytes, over the limit")]
+    TooLarge(u64),
+    /// The request cannot be carried out as asked; the message is safe to show.
+    #[error("{0}")]
+    Invalid(String),
+    /// The backend does not offer this operation for this workspace.
+    #[error("{0}")]
+    Unsupported(&'static str),
     /// The engine or transport failed; the detail is logged, never shown to clients.
     #[error("backend failure: {0}")]
     Failed(String),
 }
+
+/// A terminal size in character cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TermSize {
+    pub cols: u16,
+    pub rows: u16,
+}
+
+impl Default for TermSize {
+    fn default() -> Self {
+        Self { cols: 80, rows: 24 }
+    }
+}
+
+/// Output of a terminal: raw bytes as the PTY gives them.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, BackendError>> + Send>>;
+
+/// An open interactive shell under a PTY.
+pub struct TerminalSession {
+    pub output: ByteStream,
+    pub input: Pin<Box<dyn AsyncWrite + Send>>,
+    pub control: Arc<dyn TerminalControl>,
+}
+
+/// Resize, exit status and cancellation of a terminal session.
+#[async_trait]
+pub trait TerminalControl: Send + Sync {
+    async fn resize(&self, size: TermSize) -> Result<(), BackendError>;
+    /// The shell's exit code, once its output has ended.
+    async fn exit_code(&self) -> Result<Option<i64>, BackendError>;
+    /// Ends the shell and everything it started.
+    async fn kill(&self);
+}
+
+/// One command to run to completion (SPEC §5.4).
+#[derive(Clone, Debug, Default)]
+pub struct ExecSpec {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<String>,
+    pub stdin: Option<Vec<u8>>,
+}
+
+/// Which output stream a chunk came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StdStream {
+    Stdout,
+    Stderr,
+}
+
+/// A running command.
+#[async_trait]
+pub trait ExecProcess: Send {
+    /// The next output chunk; `None` once both streams have ended.
+    async fn next_output(&mut self) -> Option<Result<(StdStream, Bytes), BackendError>>;
+    /// The exit code after the output has ended (`None` when it was killed by a signal).
+    async fn exit_code(&mut self) -> Result<Option<i64>, BackendError>;
+    /// Kills the command and every process it started; waits until they are gone.
+    async fn kill(&mut self);
+}
+
+/// One entry of a directory listing, its path relative to the listed directory's root.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FileEntry {
+    pub path: String,
+    pub size: u64,
+    pub dir: bool,
+}
+
+/// Where a files request is rooted: the backend's default, or one the caller asked for.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FilesRoot<'a>(pub Option<&'a str>);
 
 /// What every path to a workspace must do.
 #[async_trait]
@@ -27,9 +120,52 @@ pub trait Backend: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// Answers when the backend's engine is reachable.
     async fn ping(&self) -> Result<(), BackendError>;
+    /// Creates and starts the workspace's container (local path).
+    async fn provision(&self, ws: &Workspace) -> Result<(), BackendError>;
+    /// Stops and removes what `provision` made. Missing parts are not an error.
+    async fn remove(&self, ws: &Workspace) -> Result<(), BackendError>;
     /// Restarts the workspace's container or agent.
     async fn restart(&self, ws: &Workspace) -> Result<(), BackendError>;
+    /// Opens a login shell under a PTY of `size`.
+    async fn open_terminal(
+        &self,
+        ws: &Workspace,
+        size: TermSize,
+    ) -> Result<TerminalSession, BackendError>;
+    /// Starts `spec`; the caller reads its output and enforces the timeout.
+    async fn exec(
+        &self,
+        ws: &Workspace,
+        spec: &ExecSpec,
+    ) -> Result<Box<dyn ExecProcess>, BackendError>;
+    /// Entries under `dir` (the root when `None`), `depth` levels deep.
+    async fn list_files(
+        &self,
+        ws: &Workspace,
+        root: FilesRoot<'_>,
+        dir: Option<&RelPath>,
+        depth: u8,
+    ) -> Result<Vec<FileEntry>, BackendError>;
+    /// A file's bytes; `TooLarge` past `max_bytes`, `NotFound` when missing or a directory.
+    async fn read_file(
+        &self,
+        ws: &Workspace,
+        root: FilesRoot<'_>,
+        path: &RelPath,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, BackendError>;
+    /// Writes each file atomically, creating parent directories.
+    async fn write_files(
+        &self,
+        ws: &Workspace,
+        files: &[(RelPath, Vec<u8>)],
+    ) -> Result<(), BackendError>;
+    /// Deletes a file or directory tree; `NotFound` when missing.
+    async fn delete_file(&self, ws: &Workspace, path: &RelPath) -> Result<(), BackendError>;
 }
+
+/// How long a backend waits for its engine to answer a ping.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The backends configured for each placement.
 #[derive(Clone, Default)]

@@ -47,6 +47,46 @@ pub struct Config {
     #[arg(long, env = "RATE_LIMIT", default_value = "600/min")]
     pub rate_limit: RateLimit,
 
+    /// Docker engine for local workspaces: `unix:///path`, `tcp://host:port`, or `none` for no
+    /// local Docker path (SaaS).
+    #[arg(long, env = "DOCKER_HOST", default_value = "unix:///var/run/docker.sock")]
+    pub docker_host: String,
+
+    /// Image for local workspaces whose create request names none.
+    #[arg(long, env = "WORKSPACE_IMAGE", default_value = "workspace-template:latest")]
+    pub workspace_image: String,
+
+    /// Tiers 3 and 4 run privileged; `false` keeps their other settings without `Privileged`.
+    #[arg(long, env = "WORKSPACE_PRIVILEGED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub workspace_privileged: bool,
+
+    /// Memory limit of tier 2 containers, in MiB.
+    #[arg(long, env = "TIER2_MEMORY_MB", default_value_t = 512)]
+    pub tier2_memory_mb: u64,
+    /// Memory limit of tier 3 containers, in MiB.
+    #[arg(long, env = "TIER3_MEMORY_MB", default_value_t = 2048)]
+    pub tier3_memory_mb: u64,
+    /// Memory limit of tier 4 containers, in MiB.
+    #[arg(long, env = "TIER4_MEMORY_MB", default_value_t = 4096)]
+    pub tier4_memory_mb: u64,
+    /// CPU of tier 2 containers in shares of 1024 per CPU (shares × 1e9 / 1024 nano-CPUs).
+    #[arg(long, env = "TIER2_CPU_SHARES", default_value_t = 1024)]
+    pub tier2_cpu_shares: u64,
+    /// CPU of tier 3 containers in shares of 1024 per CPU.
+    #[arg(long, env = "TIER3_CPU_SHARES", default_value_t = 2048)]
+    pub tier3_cpu_shares: u64,
+    /// CPU of tier 4 containers in shares of 1024 per CPU.
+    #[arg(long, env = "TIER4_CPU_SHARES", default_value_t = 4096)]
+    pub tier4_cpu_shares: u64,
+
+    /// Seconds between the server's pings on an open terminal.
+    #[arg(long, env = "TERMINAL_PING_SECS", default_value_t = 30)]
+    pub terminal_ping_secs: u64,
+
+    /// Seconds a terminal may pass with no input and no output before it is closed.
+    #[arg(long, env = "TERMINAL_IDLE_SECS", default_value_t = 1800)]
+    pub terminal_idle_secs: u64,
+
     /// Log filter in `tracing` syntax.
     #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
     pub log: String,
@@ -71,6 +111,29 @@ impl Config {
     /// The admin token, treating an empty value as unset.
     pub fn admin_token(&self) -> Option<&str> {
         self.admin_token.as_deref().filter(|t| !t.is_empty())
+    }
+
+    /// Memory (MiB) and CPU shares of a tier's containers; tier 1 has no limits.
+    pub fn tier_limits(&self, tier: i32) -> Option<(u64, u64)> {
+        match tier {
+            2 => Some((self.tier2_memory_mb, self.tier2_cpu_shares)),
+            3 => Some((self.tier3_memory_mb, self.tier3_cpu_shares)),
+            4 => Some((self.tier4_memory_mb, self.tier4_cpu_shares)),
+            _ => None,
+        }
+    }
+
+    /// Timings of terminal sessions.
+    pub fn terminal_bridge(&self) -> crate::terminal::BridgeConfig {
+        crate::terminal::BridgeConfig {
+            ping_every: std::time::Duration::from_secs(self.terminal_ping_secs.max(1)),
+            idle_after: std::time::Duration::from_secs(self.terminal_idle_secs.max(1)),
+        }
+    }
+
+    /// The Docker engine address, or `None` when the local path is turned off.
+    pub fn docker_host(&self) -> Option<&str> {
+        Some(self.docker_host.as_str()).filter(|h| !h.is_empty() && *h != "none")
     }
 
     /// The allowed CORS origins, trimmed, empty entries dropped.
@@ -99,7 +162,10 @@ impl std::fmt::Debug for Config {
             .field("molecule_env", &self.molecule_env)
             .field("cors_origins", &self.cors_origins)
             .field("rate_limit", &self.rate_limit)
-            .finish()
+            .field("docker_host", &self.docker_host)
+            .field("workspace_image", &self.workspace_image)
+            .field("workspace_privileged", &self.workspace_privileged)
+            .finish_non_exhaustive()
     }
 }
 

@@ -3,7 +3,9 @@
 mod activity;
 mod auth;
 mod error;
+mod exec;
 mod extract;
+mod files;
 mod health;
 mod layers;
 mod terminal;
@@ -14,6 +16,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
+use axum::handler::Handler;
 use axum::routing::{delete, get, post};
 
 pub use self::error::ApiError;
@@ -36,12 +39,20 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/workspaces/{id}/terminal/ticket", &["POST"]),
     ("/workspaces/{id}/terminal", &["GET"]),
     ("/workspaces/{id}/activity", &["GET"]),
+    ("/workspaces/{id}/exec", &["POST"]),
+    ("/workspaces/{id}/files", &["GET", "PUT"]),
+    ("/workspaces/{id}/files/{*path}", &["GET", "PUT", "DELETE"]),
     ("/org/tokens", &["POST", "GET"]),
     ("/org/tokens/{token_id}", &["DELETE"]),
 ];
 
 /// The open group: no token and no tenant header needed.
 pub const OPEN_PATHS: &[&str] = &["/health", "/readyz", "/metrics"];
+
+/// The larger body limit of file writes.
+fn files_limit() -> DefaultBodyLimit {
+    DefaultBodyLimit::max(files::MAX_FILES_BODY_BYTES)
+}
 
 /// Builds the router over `state`.
 pub fn router(state: AppState) -> Router {
@@ -73,6 +84,17 @@ pub fn router(state: AppState) -> Router {
         .route("/workspaces/{id}/terminal/ticket", post(terminal::ticket))
         .route("/workspaces/{id}/terminal", get(terminal::terminal))
         .route("/workspaces/{id}/activity", get(activity::list))
+        .route("/workspaces/{id}/exec", post(exec::exec))
+        .route(
+            "/workspaces/{id}/files",
+            get(files::list).put(files::replace.layer(files_limit())),
+        )
+        .route(
+            "/workspaces/{id}/files/{*path}",
+            get(files::read)
+                .put(files::write.layer(files_limit()))
+                .delete(files::delete),
+        )
         .route(
             "/org/tokens",
             post(tokens::create_org_token).get(tokens::list_org_tokens),

@@ -192,6 +192,28 @@ pub fn validate_image(image: &str) -> Result<String, String> {
     }
 }
 
+#[cfg(test)]
+impl Workspace {
+    /// A fixed workspace for unit tests.
+    pub(crate) fn sample(instance_id: Option<&str>) -> Workspace {
+        let now = Utc::now();
+        Workspace {
+            id: WorkspaceId::parse("0123abcd-4567-89ab-cdef-0123456789ab").unwrap(),
+            name: "w".into(),
+            runtime: DEFAULT_RUNTIME.into(),
+            tier: DEFAULT_TIER,
+            status: Status::Online,
+            parent_id: None,
+            instance_id: instance_id.map(str::to_owned),
+            image: None,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+            host_key: None,
+        }
+    }
+}
+
 /// Checks a name or runtime label: 1–255 characters, no control characters.
 pub fn validate_label(field: &str, value: &str) -> Result<String, String> {
     let value = value.trim();
@@ -209,21 +231,7 @@ mod tests {
     use super::*;
 
     fn ws(instance_id: Option<&str>) -> Workspace {
-        let now = Utc::now();
-        Workspace {
-            id: WorkspaceId::parse("0123abcd-4567-89ab-cdef-0123456789ab").unwrap(),
-            name: "w".into(),
-            runtime: DEFAULT_RUNTIME.into(),
-            tier: DEFAULT_TIER,
-            status: Status::Online,
-            parent_id: None,
-            instance_id: instance_id.map(str::to_owned),
-            image: None,
-            last_error: None,
-            created_at: now,
-            updated_at: now,
-            host_key: None,
-        }
+        Workspace::sample(instance_id)
     }
 
     #[test]

@@ -100,6 +100,12 @@ impl From<crate::backend::BackendError> for ApiError {
         match e {
             BackendError::Unavailable(what) => ApiError::Unavailable(what.to_owned()),
             BackendError::NotRunning => ApiError::Conflict("workspace not running".into()),
+            BackendError::NotFound => ApiError::not_found("file not found"),
+            BackendError::TooLarge(size) => {
+                ApiError::PayloadTooLarge(format!("file is {size} bytes, over the limit"))
+            }
+            BackendError::Invalid(msg) => ApiError::BadRequest(msg),
+            BackendError::Unsupported(what) => ApiError::Unprocessable(what.to_owned()),
             BackendError::Failed(detail) => {
                 tracing::warn!(%detail, "backend failure");
                 ApiError::BadGateway("workspace backend failed".into())

@@ -1,6 +1,14 @@
 //! The terminal routes: single-use tickets, and the WebSocket upgrade's authentication.
 
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, State};
+use bytes::Bytes;
+use chrono::Utc;
+use futures_util::{SinkExt, StreamExt};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -11,7 +19,13 @@ use super::error::ApiError;
 use super::extract::Query;
 use crate::access::{AuthError, TICKET_TTL};
 use crate::app::AppState;
-use crate::workspace::{Placement, Status};
+use crate::audit;
+use crate::auth::Caller;
+use crate::backend::{BackendError, TermSize, TerminalControl, TerminalSession};
+use crate::store::NewActivity;
+use crate::terminal::protocol::{MAX_DIMENSION, valid_size};
+use crate::terminal::{ClientFrame, ServerFrame, bridge};
+use crate::workspace::{Placement, Status, WorkspaceId};
 
 /// `POST /workspaces/{id}/terminal/ticket`: a ticket for browsers, which cannot set headers on a
 /// WebSocket.
@@ -52,17 +66,120 @@ impl FromRequestParts<AppState> for TerminalCaller {
     }
 }
 
-/// `GET /workspaces/{id}/terminal`: checks everything that can fail before the upgrade.
+#[derive(Deserialize)]
+pub struct SizeQuery {
+    cols: Option<u16>,
+    rows: Option<u16>,
+}
+
+/// `GET /workspaces/{id}/terminal`: everything that can fail is checked, and the shell opened,
+/// before the upgrade; then the socket is bridged to the shell until either side ends.
 pub async fn terminal(
     State(state): State<AppState>,
-    TerminalCaller(WorkspaceCaller { workspace, .. }): TerminalCaller,
+    TerminalCaller(WorkspaceCaller { caller, workspace }): TerminalCaller,
+    Query(size): Query<SizeQuery>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     if workspace.status == Status::Removed {
         return Err(ApiError::Conflict("workspace has been removed".into()));
     }
+    let default = TermSize::default();
+    let size = valid_size(
+        size.cols.unwrap_or(default.cols),
+        size.rows.unwrap_or(default.rows),
+    )
+    .ok_or_else(|| ApiError::bad_request(format!("cols and rows must be 1-{MAX_DIMENSION}")))?;
     let backend = state.backends.for_placement(&Placement::of(&workspace))?;
-    Err(ApiError::Unavailable(format!(
-        "terminal sessions are not offered by the {} backend",
-        backend.name()
-    )))
+    let upgrade = upgrade.map_err(|_| ApiError::bad_request("expected a WebSocket upgrade"))?;
+    let session = match backend.open_terminal(&workspace, size).await {
+        Err(BackendError::NotRunning) => {
+            return Err(ApiError::not_found("container not running"));
+        }
+        other => other?,
+    };
+    let guard = KillGuard(Some(session.control.clone()));
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        run_session(state, caller, workspace.id, size, session, socket).await;
+        guard.disarm();
+    }))
+}
+
+/// Kills a shell whose socket never finished upgrading.
+struct KillGuard(Option<Arc<dyn TerminalControl>>);
+
+impl KillGuard {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for KillGuard {
+    fn drop(&mut self) {
+        if let Some(control) = self.0.take() {
+            tokio::spawn(async move { control.kill().await });
+        }
+    }
+}
+
+async fn run_session(
+    state: AppState,
+    caller: Caller,
+    workspace_id: WorkspaceId,
+    size: TermSize,
+    session: TerminalSession,
+    socket: WebSocket,
+) {
+    let started = Instant::now();
+    let started_at = Utc::now();
+    state.metrics.terminal_sessions(1);
+    let (sink, stream) = socket.split();
+    let sink = sink.with(|frame: ServerFrame| async move { Ok::<_, axum::Error>(to_message(frame)) });
+    let stream = stream.map(|message| match message {
+        Ok(Message::Binary(bytes)) => ClientFrame::Input(bytes),
+        Ok(Message::Text(text)) => ClientFrame::from_text(text.as_str()),
+        Ok(Message::Close(_)) | Err(_) => ClientFrame::Close,
+        Ok(_) => ClientFrame::Other,
+    });
+    let stats = bridge(
+        session,
+        Box::pin(sink),
+        Box::pin(stream),
+        state.shutdown.child_token(),
+        state.config.terminal_bridge(),
+    )
+    .await;
+    state.metrics.terminal_sessions(-1);
+    state.metrics.terminal_bytes(stats.bytes_in, stats.bytes_out);
+    let row = NewActivity {
+        workspace_id,
+        activity_type: "terminal".into(),
+        actor: caller.actor(),
+        method: "GET".into(),
+        summary: "terminal session".into(),
+        request_body: Some(json!({
+            "cols": size.cols,
+            "rows": size.rows,
+            "bytes_in": stats.bytes_in,
+            "bytes_out": stats.bytes_out,
+            "exit_code": stats.exit_code,
+            "ended": stats.end,
+        })),
+        duration_ms: Some(started.elapsed().as_millis() as i64),
+        status: if stats.error.is_some() { "error" } else { "ok" }.into(),
+        error_detail: stats.error,
+        created_at: started_at,
+    };
+    audit::record(&*state.store, row).await;
+}
+
+fn to_message(frame: ServerFrame) -> Message {
+    match frame {
+        ServerFrame::Output(bytes) => Message::Binary(bytes),
+        ServerFrame::Text(text) => Message::Text(text.into()),
+        ServerFrame::Ping => Message::Ping(Bytes::new()),
+        ServerFrame::Close { code, reason } => Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })),
+    }
 }

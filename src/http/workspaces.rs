@@ -1,5 +1,7 @@
 //! Workspace registry routes: create, list, get, patch, delete, restart (SPEC §5.2).
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -13,6 +15,7 @@ use super::extract::Json;
 use crate::app::AppState;
 use crate::audit;
 use crate::auth::Caller;
+use crate::backend::{Backend, BackendError};
 use crate::store::WorkspaceFields;
 use crate::workspace::{
     self, DEFAULT_RUNTIME, DEFAULT_TIER, Placement, Status, Workspace, WorkspaceId,
@@ -61,19 +64,28 @@ pub async fn create(
     let parent_id = body.parent_id.or(caller.anchored_org());
     check_parent(&state, &caller, None, parent_id).await?;
 
-    if instance_id.is_none() {
-        // Local provisioning needs a Docker engine; none is configured on this server.
-        state.backends.for_placement(&Placement::Local {
-            container: String::new(),
-        })?;
-    }
+    // Local provisioning needs a Docker engine that answers; nothing is stored without one.
+    let provisioner = match instance_id {
+        Some(_) => None,
+        None => {
+            let backend = state.backends.for_placement(&Placement::Local {
+                container: String::new(),
+            })?;
+            backend.ping().await?;
+            Some(backend)
+        }
+    };
     let now = Utc::now();
     let ws = Workspace {
         id: WorkspaceId::new(),
         name,
         runtime,
         tier,
-        status: Status::Online,
+        status: if provisioner.is_some() {
+            Status::Provisioning
+        } else {
+            Status::Online
+        },
         parent_id,
         instance_id,
         image,
@@ -91,8 +103,43 @@ pub async fn create(
         "workspace registered",
     )
     .await;
+    if let Some(backend) = provisioner {
+        tokio::spawn(provision(state.clone(), backend, ws.clone()));
+    }
     let body = json!({ "id": ws.id, "status": ws.status });
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+}
+
+/// Creates and starts the workspace's container; `online` when it runs, else `failed` with the
+/// engine's reason.
+async fn provision(state: AppState, backend: Arc<dyn Backend>, ws: Workspace) {
+    let (status, error) = match backend.provision(&ws).await {
+        Ok(()) => (Status::Online, None),
+        Err(e) => {
+            tracing::warn!(workspace_id = %ws.id, error = %e, "provisioning failed");
+            let reason = match e {
+                BackendError::Invalid(reason) => reason,
+                other => other.to_string(),
+            };
+            (Status::Failed, Some(reason))
+        }
+    };
+    // Deleted while it was being created: take down what was just made, keep `removed`.
+    if let Ok(Some(now)) = state.store.workspace(ws.id).await
+        && now.status == Status::Removed
+    {
+        if let Err(e) = backend.remove(&ws).await {
+            tracing::warn!(workspace_id = %ws.id, error = %e, "cleanup after delete failed");
+        }
+        return;
+    }
+    if let Err(e) = state
+        .store
+        .set_status(ws.id, status, error.as_deref(), Utc::now())
+        .await
+    {
+        tracing::error!(workspace_id = %ws.id, error = %e, "could not record provisioning result");
+    }
 }
 
 /// Checks that `parent` exists, would not make a cycle under `child`, and lies in the caller's org.
@@ -239,8 +286,12 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     if workspace.status != Status::Removed {
         if let placement @ Placement::Local { .. } = Placement::of(&workspace) {
-            // Removing the container needs the engine that runs it.
-            state.backends.for_placement(&placement)?;
+            // Removing the container and its volume needs the engine that runs them.
+            state
+                .backends
+                .for_placement(&placement)?
+                .remove(&workspace)
+                .await?;
         }
         state
             .store

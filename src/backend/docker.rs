@@ -1,0 +1,258 @@
+//! The local Docker path: containers, execs, a TTY terminal and files over the Docker Engine API
+//! (SPEC §6, §8). No `docker` CLI is ever run.
+
+mod exec;
+mod files;
+mod kill;
+mod settings;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use bollard::Docker;
+use bollard::errors::Error as DockerError;
+use bollard::models::VolumeCreateRequest;
+use bollard::query_parameters::{
+    CreateContainerOptions, RemoveContainerOptions, RemoveVolumeOptions, RestartContainerOptions,
+    StartContainerOptions,
+};
+use tokio::sync::OnceCell;
+use tracing::instrument;
+
+pub use self::settings::{ContainerSettings, container_body};
+use super::{
+    Backend, BackendError, ExecProcess, ExecSpec, FileEntry, FilesRoot, PING_TIMEOUT, TermSize,
+    TerminalSession,
+};
+use crate::files::RelPath;
+use crate::workspace::{Workspace, container_name};
+
+/// Label set on every container and volume this server creates.
+pub const MANAGED_LABEL: &str = "workspace-server.managed";
+/// Label carrying the workspace id.
+pub const WORKSPACE_LABEL: &str = "workspace-server.workspace-id";
+/// Seconds a container gets to stop on SIGTERM before it is killed.
+const STOP_GRACE_SECS: i32 = 10;
+
+/// The name of a workspace's `/configs` volume.
+pub fn configs_volume(ws: &Workspace) -> String {
+    format!("{}-configs", container_name(ws.id))
+}
+
+/// The Docker backend. Connects lazily, so a server can start before its engine.
+pub struct DockerBackend {
+    host: String,
+    settings: ContainerSettings,
+    client: OnceCell<Docker>,
+}
+
+impl DockerBackend {
+    pub fn new(host: &str, settings: ContainerSettings) -> Self {
+        Self {
+            host: host.to_owned(),
+            settings,
+            client: OnceCell::new(),
+        }
+    }
+
+    /// The engine client, with the API version agreed on first use.
+    async fn docker(&self) -> Result<&Docker, BackendError> {
+        self.client
+            .get_or_try_init(|| async {
+                let docker = Docker::connect_with_host(&self.host).map_err(unavailable)?;
+                tokio::time::timeout(PING_TIMEOUT, docker.negotiate_version())
+                    .await
+                    .map_err(|_| BackendError::Unavailable("Docker not available"))?
+                    .map_err(unavailable)
+            })
+            .await
+    }
+}
+
+fn unavailable(e: DockerError) -> BackendError {
+    tracing::warn!(error = %e, "Docker engine unreachable");
+    BackendError::Unavailable("Docker not available")
+}
+
+/// Maps an engine error about a workspace's container to what callers branch on.
+pub(crate) fn container_error(e: DockerError) -> BackendError {
+    match &e {
+        DockerError::DockerResponseServerError {
+            status_code,
+            message,
+        } => match status_code {
+            404 if message.contains("No such container") => BackendError::NotRunning,
+            409 if message.contains("not running") || message.contains("paused") => {
+                BackendError::NotRunning
+            }
+            _ => BackendError::Failed(e.to_string()),
+        },
+        DockerError::HyperResponseError { .. }
+        | DockerError::IOError { .. }
+        | DockerError::RequestTimeoutError => unavailable(e),
+        _ => BackendError::Failed(e.to_string()),
+    }
+}
+
+fn is_not_found(e: &DockerError) -> bool {
+    matches!(
+        e,
+        DockerError::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+fn labels(ws: &Workspace) -> HashMap<String, String> {
+    HashMap::from([
+        (MANAGED_LABEL.to_owned(), "true".to_owned()),
+        (WORKSPACE_LABEL.to_owned(), ws.id.to_string()),
+    ])
+}
+
+#[async_trait]
+impl Backend for DockerBackend {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    async fn ping(&self) -> Result<(), BackendError> {
+        let docker = self.docker().await?;
+        tokio::time::timeout(PING_TIMEOUT, docker.ping())
+            .await
+            .map_err(|_| BackendError::Unavailable("Docker not available"))?
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    #[instrument(skip_all, fields(workspace = %ws.id))]
+    async fn provision(&self, ws: &Workspace) -> Result<(), BackendError> {
+        let docker = self.docker().await?;
+        let name = container_name(ws.id);
+        docker
+            .create_volume(VolumeCreateRequest {
+                name: Some(configs_volume(ws)),
+                labels: Some(labels(ws)),
+                ..Default::default()
+            })
+            .await
+            .map_err(engine_refused)?;
+        let body = container_body(ws, &self.settings, &configs_volume(ws), labels(ws));
+        let options = CreateContainerOptions {
+            name: Some(name.clone()),
+            ..Default::default()
+        };
+        docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(engine_refused)?;
+        docker
+            .start_container(&name, None::<StartContainerOptions>)
+            .await
+            .map_err(engine_refused)?;
+        Ok(())
+    }
+
+    #[instrument(skip_all, fields(workspace = %ws.id))]
+    async fn remove(&self, ws: &Workspace) -> Result<(), BackendError> {
+        let docker = self.docker().await?;
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match docker
+            .remove_container(&container_name(ws.id), Some(options))
+            .await
+        {
+            Err(e) if !is_not_found(&e) => return Err(container_error(e)),
+            _ => {}
+        }
+        match docker
+            .remove_volume(&configs_volume(ws), Some(RemoveVolumeOptions { force: true }))
+            .await
+        {
+            Err(e) if !is_not_found(&e) => Err(container_error(e)),
+            _ => Ok(()),
+        }
+    }
+
+    #[instrument(skip_all, fields(workspace = %ws.id))]
+    async fn restart(&self, ws: &Workspace) -> Result<(), BackendError> {
+        let options = RestartContainerOptions {
+            t: Some(STOP_GRACE_SECS),
+            ..Default::default()
+        };
+        self.docker()
+            .await?
+            .restart_container(&container_name(ws.id), Some(options))
+            .await
+            .map_err(container_error)
+    }
+
+    #[instrument(skip_all, fields(workspace = %ws.id))]
+    async fn open_terminal(
+        &self,
+        ws: &Workspace,
+        size: TermSize,
+    ) -> Result<TerminalSession, BackendError> {
+        exec::open_terminal(self.docker().await?, &container_name(ws.id), size).await
+    }
+
+    #[instrument(skip_all, fields(workspace = %ws.id))]
+    async fn exec(
+        &self,
+        ws: &Workspace,
+        spec: &ExecSpec,
+    ) -> Result<Box<dyn ExecProcess>, BackendError> {
+        let process = exec::start(self.docker().await?, &container_name(ws.id), spec).await?;
+        Ok(Box::new(process))
+    }
+
+    #[instrument(skip_all, fields(workspace = %ws.id))]
+    async fn list_files(
+        &self,
+        ws: &Workspace,
+        root: FilesRoot<'_>,
+        dir: Option<&RelPath>,
+        depth: u8,
+    ) -> Result<Vec<FileEntry>, BackendError> {
+        let root = files::local_root(root)?;
+        files::list(self.docker().await?, &container_name(ws.id), root, dir, depth).await
+    }
+
+    #[instrument(skip_all, fields(workspace = %ws.id))]
+    async fn read_file(
+        &self,
+        ws: &Workspace,
+        root: FilesRoot<'_>,
+        path: &RelPath,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, BackendError> {
+        let root = files::local_root(root)?;
+        files::read(self.docker().await?, &container_name(ws.id), root, path, max_bytes).await
+    }
+
+    #[instrument(skip_all, fields(workspace = %ws.id))]
+    async fn write_files(
+        &self,
+        ws: &Workspace,
+        batch: &[(RelPath, Vec<u8>)],
+    ) -> Result<(), BackendError> {
+        files::write(self.docker().await?, &container_name(ws.id), batch).await
+    }
+
+    #[instrument(skip_all, fields(workspace = %ws.id))]
+    async fn delete_file(&self, ws: &Workspace, path: &RelPath) -> Result<(), BackendError> {
+        files::delete(self.docker().await?, &container_name(ws.id), path).await
+    }
+}
+
+/// The engine refused to create or start a container: its reason is the workspace's `last_error`.
+fn engine_refused(e: DockerError) -> BackendError {
+    match e {
+        DockerError::DockerResponseServerError { message, .. } => BackendError::Invalid(message),
+        other => container_error(other),
+    }
+}

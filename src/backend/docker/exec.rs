@@ -1,0 +1,210 @@
+//! Execs and the TTY terminal on the Docker path (SPEC §6): create, start attached, demultiplex,
+//! read the exit code after the output ends, and kill the whole tree on demand.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, ResizeExecOptions, StartExecOptions, StartExecResults};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use tokio::io::AsyncWriteExt;
+
+use super::container_error;
+use super::kill::{self, kill_host_tree, kill_in_container};
+use crate::backend::{
+    BackendError, ExecProcess, ExecSpec, StdStream, TermSize, TerminalControl, TerminalSession,
+};
+
+type Output = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
+
+/// The shell of a terminal: bash when the image has it, else sh.
+const SHELL_PROBE: &str = "if [ -x /bin/bash ]; then exec /bin/bash; else exec /bin/sh; fi";
+
+/// An exec that has been started, and how to find its processes again.
+#[derive(Clone)]
+struct Handle {
+    docker: Docker,
+    container: String,
+    exec_id: String,
+    marker: String,
+}
+
+impl Handle {
+    async fn create(
+        docker: &Docker,
+        container: &str,
+        mut options: CreateExecOptions<String>,
+    ) -> Result<(Self, Output, Pin<Box<dyn tokio::io::AsyncWrite + Send>>), BackendError> {
+        let marker = kill::marker(&uuid::Uuid::new_v4().simple().to_string());
+        options.env.get_or_insert_with(Vec::new).push(marker.clone());
+        let tty = options.tty.unwrap_or(false);
+        let exec = docker
+            .create_exec(container, options)
+            .await
+            .map_err(container_error)?;
+        let started = docker
+            .start_exec(
+                &exec.id,
+                Some(StartExecOptions {
+                    tty,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .map_err(container_error)?;
+        let StartExecResults::Attached { output, input } = started else {
+            return Err(BackendError::Failed("exec started detached".into()));
+        };
+        let handle = Self {
+            docker: docker.clone(),
+            container: container.to_owned(),
+            exec_id: exec.id,
+            marker,
+        };
+        Ok((handle, output, input))
+    }
+
+    async fn exit_code(&self) -> Result<Option<i64>, BackendError> {
+        let inspect = self
+            .docker
+            .inspect_exec(&self.exec_id)
+            .await
+            .map_err(container_error)?;
+        Ok(inspect.exit_code.filter(|_| inspect.running != Some(true)))
+    }
+
+    /// Kills the exec's process tree, from the host when its PIDs are visible, else from inside.
+    async fn kill(&self) {
+        let pid = match self.docker.inspect_exec(&self.exec_id).await {
+            Ok(i) if i.running == Some(false) && i.pid.unwrap_or(0) == 0 => return,
+            Ok(i) => i.pid.unwrap_or(0),
+            Err(_) => 0,
+        };
+        if !kill_host_tree(pid, &self.marker).await {
+            kill_in_container(&self.docker, &self.container, &self.marker).await;
+        }
+    }
+}
+
+/// A running non-TTY exec.
+pub struct DockerExec {
+    handle: Handle,
+    output: Output,
+}
+
+/// Starts `spec` in `container`, writing its stdin (if any) and closing it.
+pub async fn start(
+    docker: &Docker,
+    container: &str,
+    spec: &ExecSpec,
+) -> Result<DockerExec, BackendError> {
+    let options = CreateExecOptions {
+        cmd: Some(spec.argv.clone()),
+        env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        working_dir: spec.cwd.clone(),
+        attach_stdin: Some(spec.stdin.is_some()),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        tty: Some(false),
+        ..Default::default()
+    };
+    let (handle, output, mut input) = Handle::create(docker, container, options).await?;
+    if let Some(stdin) = spec.stdin.clone() {
+        // Written concurrently: a command may print before it has read all of its input.
+        tokio::spawn(async move {
+            let _ = input.write_all(&stdin).await;
+            let _ = input.shutdown().await;
+        });
+    }
+    Ok(DockerExec { handle, output })
+}
+
+#[async_trait]
+impl ExecProcess for DockerExec {
+    async fn next_output(&mut self) -> Option<Result<(StdStream, Bytes), BackendError>> {
+        loop {
+            return match self.output.next().await? {
+                Ok(LogOutput::StdOut { message }) => Some(Ok((StdStream::Stdout, message))),
+                Ok(LogOutput::StdErr { message }) => Some(Ok((StdStream::Stderr, message))),
+                Ok(_) => continue,
+                Err(e) => Some(Err(container_error(e))),
+            };
+        }
+    }
+
+    async fn exit_code(&mut self) -> Result<Option<i64>, BackendError> {
+        self.handle.exit_code().await
+    }
+
+    async fn kill(&mut self) {
+        self.handle.kill().await;
+    }
+}
+
+/// Resize, exit status and kill of a terminal exec.
+struct DockerTerminal {
+    handle: Arc<Handle>,
+}
+
+#[async_trait]
+impl TerminalControl for DockerTerminal {
+    async fn resize(&self, size: TermSize) -> Result<(), BackendError> {
+        self.handle
+            .docker
+            .resize_exec(
+                &self.handle.exec_id,
+                ResizeExecOptions {
+                    height: size.rows,
+                    width: size.cols,
+                },
+            )
+            .await
+            .map_err(container_error)
+    }
+
+    async fn exit_code(&self) -> Result<Option<i64>, BackendError> {
+        self.handle.exit_code().await
+    }
+
+    async fn kill(&self) {
+        self.handle.kill().await;
+    }
+}
+
+/// Opens bash-else-sh under a TTY of `size` in `container`.
+pub async fn open_terminal(
+    docker: &Docker,
+    container: &str,
+    size: TermSize,
+) -> Result<TerminalSession, BackendError> {
+    let options = CreateExecOptions {
+        cmd: Some(vec!["/bin/sh".into(), "-c".into(), SHELL_PROBE.into()]),
+        env: Some(vec!["TERM=xterm-256color".into()]),
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        tty: Some(true),
+        ..Default::default()
+    };
+    let (handle, output, input) = Handle::create(docker, container, options).await?;
+    let control = DockerTerminal {
+        handle: Arc::new(handle),
+    };
+    control.resize(size).await?;
+    let output = output.filter_map(|item| async move {
+        match item {
+            Ok(LogOutput::Console { message } | LogOutput::StdOut { message }) => Some(Ok(message)),
+            Ok(LogOutput::StdErr { message }) => Some(Ok(message)),
+            Ok(_) => None,
+            Err(e) => Some(Err(container_error(e))),
+        }
+    });
+    Ok(TerminalSession {
+        output: Box::pin(output),
+        input,
+        control: Arc::new(control),
+    })
+}

@@ -1,0 +1,317 @@
+//! Files on the Docker path through the archive API (tar out for list and read, tar in for
+//! writes). Writes land under temporary names and are renamed into place, so a reader never sees
+//! half a file; names only ever travel as argv elements, never through a shell's parser.
+
+use std::io::Read;
+
+use bollard::Docker;
+use bollard::errors::Error as DockerError;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::query_parameters::{DownloadFromContainerOptions, UploadToContainerOptions};
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use super::container_error;
+use super::settings::CONFIGS_MOUNT;
+use crate::backend::{BackendError, FileEntry, FilesRoot};
+use crate::files::{LOCAL_ROOTS, RelPath};
+
+/// Owner of written files and of the directories created for them (the agent user).
+const FILE_OWNER: u64 = 1000;
+/// Renames `tmp dst` pairs into place; on the first failure, removes the remaining temporaries.
+const RENAME_SCRIPT: &str = r#"rc=0
+while [ $# -gt 1 ]; do
+  if [ $rc -eq 0 ]; then mv -f -- "$1" "$2" || rc=1; fi
+  if [ $rc -ne 0 ]; then rm -f -- "$1"; fi
+  shift 2
+done
+exit $rc"#;
+
+/// The root a local list or read is under: `/configs` unless the caller picked another allowed one.
+pub fn local_root(root: FilesRoot<'_>) -> Result<&'static str, BackendError> {
+    match root.0 {
+        None => Ok(CONFIGS_MOUNT),
+        Some(asked) => LOCAL_ROOTS
+            .iter()
+            .find(|r| **r == asked)
+            .copied()
+            .ok_or_else(|| {
+                BackendError::Invalid(format!("root must be one of {}", LOCAL_ROOTS.join(", ")))
+            }),
+    }
+}
+
+fn join(root: &str, path: Option<&RelPath>) -> String {
+    match path {
+        Some(p) => format!("{root}/{p}"),
+        None => root.to_owned(),
+    }
+}
+
+/// Maps an archive error: a missing path is `NotFound`, a missing container `NotRunning`.
+fn archive_error(e: DockerError) -> BackendError {
+    match &e {
+        DockerError::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } if !message.contains("No such container") => BackendError::NotFound,
+        _ => container_error(e),
+    }
+}
+
+/// Streams the tar of `path` in `container` into `consume`, on a blocking thread.
+async fn with_archive<T: Send + 'static>(
+    docker: &Docker,
+    container: &str,
+    path: String,
+    consume: impl FnOnce(&mut tar::Archive<Box<dyn Read + Send>>) -> Result<T, BackendError>
+    + Send
+    + 'static,
+) -> Result<T, BackendError> {
+    let mut stream = docker.download_from_container(
+        container,
+        Some(DownloadFromContainerOptions { path }),
+    );
+    // The first chunk tells a missing path or container apart from a good archive.
+    let first = match stream.next().await {
+        Some(Ok(chunk)) => chunk,
+        Some(Err(e)) => return Err(archive_error(e)),
+        None => Bytes::new(),
+    };
+    let rest = stream.map_err(|e| std::io::Error::other(e.to_string()));
+    let all = futures_util::stream::once(async { Ok(first) }).chain(rest);
+    let reader = SyncIoBridge::new(StreamReader::new(Box::pin(all)));
+    tokio::task::spawn_blocking(move || {
+        let reader: Box<dyn Read + Send> = Box::new(reader);
+        consume(&mut tar::Archive::new(reader))
+    })
+    .await
+    .map_err(|e| BackendError::Failed(e.to_string()))?
+}
+
+fn tar_failed(e: std::io::Error) -> BackendError {
+    BackendError::Failed(format!("reading the archive: {e}"))
+}
+
+/// Entries under `root/dir`, at most `depth` levels down, paths relative to `root`.
+pub async fn list(
+    docker: &Docker,
+    container: &str,
+    root: &str,
+    dir: Option<&RelPath>,
+    depth: u8,
+) -> Result<Vec<FileEntry>, BackendError> {
+    let prefix = dir.map(|d| format!("{d}/")).unwrap_or_default();
+    with_archive(docker, container, join(root, dir), move |archive| {
+        let mut out = Vec::new();
+        for entry in archive.entries().map_err(tar_failed)? {
+            let entry = entry.map_err(tar_failed)?;
+            let path = entry.path().map_err(tar_failed)?.to_string_lossy().into_owned();
+            // The archive's first component is the listed directory itself.
+            let Some((_, below)) = path.trim_end_matches('/').split_once('/') else {
+                if !entry.header().entry_type().is_dir() {
+                    return Err(BackendError::Invalid("path is not a directory".into()));
+                }
+                continue;
+            };
+            if below.split('/').count() > usize::from(depth) {
+                continue;
+            }
+            out.push(FileEntry {
+                path: format!("{prefix}{below}"),
+                size: entry.header().size().unwrap_or(0),
+                dir: entry.header().entry_type().is_dir(),
+            });
+        }
+        Ok(out)
+    })
+    .await
+}
+
+/// The bytes of `root/path`, refused past `max_bytes` before any content is read.
+pub async fn read(
+    docker: &Docker,
+    container: &str,
+    root: &str,
+    path: &RelPath,
+    max_bytes: u64,
+) -> Result<Vec<u8>, BackendError> {
+    with_archive(docker, container, join(root, Some(path)), move |archive| {
+        let mut entries = archive.entries().map_err(tar_failed)?;
+        let mut entry = entries
+            .next()
+            .ok_or(BackendError::NotFound)?
+            .map_err(tar_failed)?;
+        let kind = entry.header().entry_type();
+        if kind.is_dir() {
+            return Err(BackendError::Invalid("path is a directory".into()));
+        }
+        if !kind.is_file() {
+            return Err(BackendError::Invalid("path is not a regular file".into()));
+        }
+        let size = entry.header().size().map_err(tar_failed)?;
+        if size > max_bytes {
+            return Err(BackendError::TooLarge(size));
+        }
+        let mut content = Vec::with_capacity(size as usize);
+        entry.read_to_end(&mut content).map_err(tar_failed)?;
+        Ok(content)
+    })
+    .await
+}
+
+/// The temporary name `path` is written under before the rename.
+fn temp_name(path: &RelPath, tag: &str) -> String {
+    let name = format!(".{}.{tag}.tmp", path.file_name());
+    match path.parent() {
+        Some(dir) => format!("{dir}/{name}"),
+        None => name,
+    }
+}
+
+/// A tar holding each file under its temporary name, with entries for the directories on the way.
+fn build_tar(files: &[(RelPath, Vec<u8>)], tag: &str) -> Result<Vec<u8>, BackendError> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut dirs = std::collections::BTreeSet::new();
+    let now = chrono::Utc::now().timestamp() as u64;
+    let header = |kind: tar::EntryType, mode: u32, size: u64| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_uid(FILE_OWNER);
+        h.set_gid(FILE_OWNER);
+        h.set_size(size);
+        h.set_mtime(now);
+        h
+    };
+    let failed = |e: std::io::Error| BackendError::Failed(format!("building the archive: {e}"));
+    for (path, content) in files {
+        let mut dir = String::new();
+        for part in path.components().collect::<Vec<_>>().split_last().map_or(&[][..], |s| s.1) {
+            dir = if dir.is_empty() { (*part).to_owned() } else { format!("{dir}/{part}") };
+            if dirs.insert(dir.clone()) {
+                let mut h = header(tar::EntryType::Directory, 0o755, 0);
+                builder.append_data(&mut h, &dir, std::io::empty()).map_err(failed)?;
+            }
+        }
+        let mut h = header(tar::EntryType::Regular, 0o644, content.len() as u64);
+        builder
+            .append_data(&mut h, temp_name(path, tag), content.as_slice())
+            .map_err(failed)?;
+    }
+    builder.into_inner().map_err(failed)
+}
+
+/// Writes every file atomically under `/configs`: one upload, then one rename exec.
+pub async fn write(
+    docker: &Docker,
+    container: &str,
+    files: &[(RelPath, Vec<u8>)],
+) -> Result<(), BackendError> {
+    let tag = format!("wss-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let archive = build_tar(files, &tag)?;
+    let options = UploadToContainerOptions {
+        path: CONFIGS_MOUNT.to_owned(),
+        ..Default::default()
+    };
+    docker
+        .upload_to_container(container, Some(options), bollard::body_full(archive.into()))
+        .await
+        .map_err(container_error)?;
+    let mut argv: Vec<String> = ["/bin/sh", "-c", RENAME_SCRIPT, "rename"]
+        .map(str::to_owned)
+        .into();
+    for (path, _) in files {
+        argv.push(format!("{CONFIGS_MOUNT}/{}", temp_name(path, &tag)));
+        argv.push(format!("{CONFIGS_MOUNT}/{path}"));
+    }
+    match run(docker, container, argv).await? {
+        0 => Ok(()),
+        code => Err(BackendError::Failed(format!("rename into place exited {code}"))),
+    }
+}
+
+/// Deletes `/configs/path` (a file or a whole directory); `NotFound` when it does not exist.
+pub async fn delete(docker: &Docker, container: &str, path: &RelPath) -> Result<(), BackendError> {
+    let full = format!("{CONFIGS_MOUNT}/{path}");
+    // Existence first: `rm -f` would succeed on a missing path too.
+    with_archive(docker, container, full.clone(), |_| Ok(())).await?;
+    let argv = ["rm", "-rf", "--", &full].map(str::to_owned).into();
+    match run(docker, container, argv).await? {
+        0 => Ok(()),
+        code => Err(BackendError::Failed(format!("rm exited {code}"))),
+    }
+}
+
+/// Runs a helper command to completion, discarding its output; returns its exit code.
+async fn run(docker: &Docker, container: &str, argv: Vec<String>) -> Result<i64, BackendError> {
+    let exec = docker
+        .create_exec(
+            container,
+            CreateExecOptions {
+                cmd: Some(argv),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(container_error)?;
+    if let StartExecResults::Attached { mut output, .. } = docker
+        .start_exec(&exec.id, Some(StartExecOptions::default()))
+        .await
+        .map_err(container_error)?
+    {
+        while output.next().await.is_some() {}
+    }
+    let inspect = docker.inspect_exec(&exec.id).await.map_err(container_error)?;
+    Ok(inspect.exit_code.unwrap_or(-1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporaries_sit_beside_their_target_and_are_hidden() {
+        let p = RelPath::parse("a/b/c.txt").unwrap();
+        assert_eq!(temp_name(&p, "t"), "a/b/.c.txt.t.tmp");
+        assert_eq!(temp_name(&RelPath::parse("x").unwrap(), "t"), ".x.t.tmp");
+    }
+
+    #[test]
+    fn the_upload_archive_creates_parents_once_and_owns_everything_as_the_agent() {
+        let files = [
+            (RelPath::parse("d/e/f").unwrap(), b"1".to_vec()),
+            (RelPath::parse("d/g").unwrap(), b"22".to_vec()),
+        ];
+        let tar = build_tar(&files, "t").unwrap();
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let seen: Vec<(String, u64, u64)> = archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let h = e.header();
+                (e.path().unwrap().display().to_string(), h.uid().unwrap(), h.size().unwrap())
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("d".into(), 1000, 0),
+                ("d/e".into(), 1000, 0),
+                ("d/e/.f.t.tmp".into(), 1000, 1),
+                ("d/.g.t.tmp".into(), 1000, 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn only_the_documented_roots_may_be_asked_for() {
+        assert_eq!(local_root(FilesRoot(None)).unwrap(), "/configs");
+        assert_eq!(local_root(FilesRoot(Some("/home"))).unwrap(), "/home");
+        assert!(local_root(FilesRoot(Some("/etc"))).is_err());
+    }
+}

@@ -1,0 +1,161 @@
+//! Killing an exec'd process tree. The Engine API has no exec-kill, so the server finds the
+//! processes itself: every process of the exec's session (runc makes each exec a session leader)
+//! plus their descendants, stopped then killed, round after round until none is left.
+//! Where the server cannot see the engine's PIDs (it runs in a container of its own), a second
+//! exec inside the workspace kills every process that carries the exec's marker variable.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::exec::{CreateExecOptions, StartExecOptions};
+use futures_util::StreamExt;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// The variable set on every exec, naming it, so its processes can be found again.
+pub const MARKER_VAR: &str = "WORKSPACE_SERVER_EXEC";
+/// Most kill rounds before giving up on a tree that keeps forking.
+const MAX_ROUNDS: usize = 50;
+/// Pause between rounds, for killed processes to vanish.
+const ROUND_PAUSE: Duration = Duration::from_millis(20);
+
+/// `MARKER_VAR=<id>`, as put in the exec's environment.
+pub fn marker(exec_marker: &str) -> String {
+    format!("{MARKER_VAR}={exec_marker}")
+}
+
+/// Kills the tree of the exec whose leader is host PID `leader`, if that process is visible here
+/// and carries `marker`. Returns false when it is not visible (the caller falls back).
+pub async fn kill_host_tree(leader: i64, marker: &str) -> bool {
+    let Ok(leader) = i32::try_from(leader) else {
+        return false;
+    };
+    if leader <= 1 || !carries_marker(leader, marker) {
+        return false;
+    }
+    for _ in 0..MAX_ROUNDS {
+        let tree = tokio::task::spawn_blocking(move || session_tree(leader))
+            .await
+            .unwrap_or_default();
+        if tree.is_empty() {
+            return true;
+        }
+        for &pid in &tree {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGSTOP);
+        }
+        for &pid in &tree {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        tokio::time::sleep(ROUND_PAUSE).await;
+    }
+    tracing::warn!(leader, "exec process tree still alive after {MAX_ROUNDS} kill rounds");
+    true
+}
+
+fn carries_marker(pid: i32, marker: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .map(|env| env.split(|&b| b == 0).any(|v| v == marker.as_bytes()))
+        .unwrap_or(false)
+}
+
+/// Live (non-zombie) processes in `leader`'s session, plus all their descendants.
+fn session_tree(leader: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+    let mut tree = HashSet::new();
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Some((state, ppid, sid)) = stat_fields(pid) else {
+            continue;
+        };
+        if state == 'Z' {
+            continue;
+        }
+        children.entry(ppid).or_default().push(pid);
+        if sid == leader || pid == leader {
+            tree.insert(pid);
+        }
+    }
+    let mut stack: Vec<i32> = tree.iter().copied().collect();
+    while let Some(pid) = stack.pop() {
+        for &child in children.get(&pid).into_iter().flatten() {
+            if tree.insert(child) {
+                stack.push(child);
+            }
+        }
+    }
+    tree.into_iter().collect()
+}
+
+/// State, parent PID and session id from `/proc/<pid>/stat`.
+fn stat_fields(pid: i32) -> Option<(char, i32, i32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&stat)
+}
+
+/// Parses the fields after the command name, which may itself hold spaces and parentheses.
+fn parse_stat(stat: &str) -> Option<(char, i32, i32)> {
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let _pgrp = fields.next()?;
+    let sid = fields.next()?.parse().ok()?;
+    Some((state, ppid, sid))
+}
+
+/// The fallback: an exec inside the container that kills every process whose environment holds
+/// `marker`, twice (a process forked during the first pass is caught by the second).
+pub async fn kill_in_container(docker: &Docker, container: &str, marker: &str) {
+    const SCRIPT: &str = r#"for pass in 1 2; do
+  for d in /proc/[0-9]*; do
+    p=${d#/proc/}
+    [ "$p" = "$$" ] && continue
+    if tr '\0' '\n' < "$d/environ" 2>/dev/null | grep -qxF "$1"; then kill -9 "$p" 2>/dev/null; fi
+  done
+done"#;
+    let options = CreateExecOptions {
+        cmd: Some(vec!["/bin/sh", "-c", SCRIPT, "kill-exec", marker]),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..Default::default()
+    };
+    let run = async {
+        let exec = docker.create_exec(container, options).await?;
+        if let bollard::exec::StartExecResults::Attached { mut output, .. } = docker
+            .start_exec(&exec.id, Some(StartExecOptions::default()))
+            .await?
+        {
+            while output.next().await.is_some() {}
+        }
+        Ok::<_, bollard::errors::Error>(())
+    };
+    if let Err(e) = run.await {
+        tracing::warn!(error = %e, "in-container kill of an exec failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_parsing_survives_odd_command_names() {
+        let stat = "4242 (we ird) (x)) S 17 4242 4240 0 -1 4194560 97 0";
+        assert_eq!(parse_stat(stat), Some(('S', 17, 4240)));
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[tokio::test]
+    async fn a_process_without_the_marker_is_never_touched() {
+        // This test process does not carry the marker, so nothing happens to it.
+        let me = std::process::id() as i64;
+        assert!(!kill_host_tree(me, &marker("not-this-one")).await);
+        assert!(!kill_host_tree(1, &marker("x")).await);
+    }
+}

@@ -1,0 +1,191 @@
+//! `POST /workspaces/{id}/exec` (SPEC §5.4): streamed NDJSON, or one JSON object when asked.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::auth::WorkspaceCaller;
+use super::error::ApiError;
+use super::extract::Json;
+use crate::app::AppState;
+use crate::audit;
+use crate::auth::Caller;
+use crate::backend::ExecSpec;
+use crate::exec::{self, Argv, Event, Outcome, Summary};
+use crate::store::NewActivity;
+use crate::workspace::{Placement, Status, Workspace};
+
+/// Output lines buffered between the process and a slow client.
+const LINE_QUEUE: usize = 64;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecBody {
+    argv: Value,
+    timeout_s: Option<f64>,
+    stdin: Option<String>,
+    env: Option<BTreeMap<String, String>>,
+    cwd: Option<String>,
+}
+
+impl ExecBody {
+    fn into_spec(self) -> Result<(ExecSpec, Option<i64>), ApiError> {
+        let argv = Argv::parse(&self.argv).map_err(ApiError::BadRequest)?;
+        let env = self.env.unwrap_or_default();
+        if let Some(bad) = env
+            .keys()
+            .find(|k| k.is_empty() || k.contains(['=', '\0']))
+        {
+            return Err(ApiError::bad_request(format!("invalid env name {bad:?}")));
+        }
+        if env.values().any(|v| v.contains('\0')) {
+            return Err(ApiError::bad_request("env values must not contain NUL"));
+        }
+        if let Some(cwd) = &self.cwd
+            && (cwd.is_empty() || cwd.contains('\0'))
+        {
+            return Err(ApiError::bad_request("cwd must be a non-empty path"));
+        }
+        let timeout = self.timeout_s.map(|t| t.ceil() as i64);
+        let spec = ExecSpec {
+            argv: argv.into_vec(),
+            env: env.into_iter().collect(),
+            cwd: self.cwd,
+            stdin: self.stdin.map(String::into_bytes),
+        };
+        Ok((spec, timeout))
+    }
+}
+
+fn wants_buffered(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json") && !a.contains("ndjson"))
+}
+
+pub async fn exec(
+    State(state): State<AppState>,
+    WorkspaceCaller { caller, workspace }: WorkspaceCaller,
+    headers: HeaderMap,
+    Json(body): Json<ExecBody>,
+) -> Result<Response, ApiError> {
+    let (spec, timeout_s) = body.into_spec()?;
+    if !exec::tier_may_exec(workspace.tier) {
+        return Err(ApiError::Forbidden(format!(
+            "exec is available on tier 3 and 4 workspaces; this one is tier {}",
+            workspace.tier
+        )));
+    }
+    if workspace.status == Status::Removed {
+        return Err(ApiError::Conflict("workspace has been removed".into()));
+    }
+    let limit = exec::timeout(timeout_s);
+    let backend = state.backends.for_placement(&Placement::of(&workspace))?;
+    let process = backend.exec(&workspace, &spec).await?;
+
+    let (lines, receiver) = mpsc::channel::<Event>(LINE_QUEUE);
+    let (done, summary) = oneshot::channel::<Summary>();
+    // The run owns the process and the audit row, so both finish even if the client leaves.
+    tokio::spawn(async move {
+        let outcome = exec::run(process, limit, lines).await;
+        state.metrics.exec_run(outcome.label());
+        audit::record(
+            &*state.store,
+            audit_row(&caller, &workspace, &spec, limit.as_secs(), &outcome),
+        )
+        .await;
+        let _ = done.send(outcome.summary);
+    });
+
+    if wants_buffered(&headers) {
+        return Ok(buffered(receiver, summary).await);
+    }
+    let events = ReceiverStream::new(receiver).map(|event| ndjson_line(&event));
+    let last = futures_util::stream::once(async move {
+        summary
+            .await
+            .map(|s| ndjson_line(&s))
+            .map_err(|_| std::io::Error::other("exec run ended without a summary"))
+    });
+    let body = Body::from_stream(events.map(Ok::<_, std::io::Error>).chain(last).map(|l| l));
+    let mut response = Response::new(body);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    Ok(response)
+}
+
+fn ndjson_line<T: serde::Serialize>(value: &T) -> bytes::Bytes {
+    let mut line = serde_json::to_vec(value).unwrap_or_default();
+    line.push(b'\n');
+    line.into()
+}
+
+/// Collects the whole run into one JSON object; 504 when it timed out.
+async fn buffered(mut receiver: mpsc::Receiver<Event>, summary: oneshot::Receiver<Summary>) -> Response {
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    while let Some(event) = receiver.recv().await {
+        if let Event::Data { stream, data } = event {
+            match stream {
+                "stdout" => stdout.push_str(&data),
+                _ => stderr.push_str(&data),
+            }
+        }
+    }
+    let Ok(summary) = summary.await else {
+        return ApiError::Internal(anyhow::anyhow!("exec run ended without a summary")).into_response();
+    };
+    let status = if summary.timed_out {
+        StatusCode::GATEWAY_TIMEOUT
+    } else {
+        StatusCode::OK
+    };
+    let mut body = serde_json::to_value(&summary).unwrap_or_default();
+    body["stdout"] = json!(stdout);
+    body["stderr"] = json!(stderr);
+    (status, axum::Json(body)).into_response()
+}
+
+/// The audit row: who ran what and how it ended; never output, stdin or env values.
+fn audit_row(
+    caller: &Caller,
+    ws: &Workspace,
+    spec: &ExecSpec,
+    timeout_s: u64,
+    outcome: &Outcome,
+) -> NewActivity {
+    let s = &outcome.summary;
+    NewActivity {
+        workspace_id: ws.id,
+        activity_type: "exec".into(),
+        actor: caller.actor(),
+        method: "POST".into(),
+        summary: format!("exec {}", spec.argv[0]),
+        request_body: Some(json!({
+            "argv": spec.argv,
+            "cwd": spec.cwd,
+            "env_keys": spec.env.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            "stdin_bytes": spec.stdin.as_ref().map_or(0, Vec::len),
+            "timeout_s": timeout_s,
+            "exit_code": s.exit_code,
+            "timed_out": s.timed_out,
+            "stdout_bytes": s.stdout_bytes,
+            "stderr_bytes": s.stderr_bytes,
+        })),
+        duration_ms: Some(s.duration_ms as i64),
+        status: outcome.label().into(),
+        error_detail: outcome.error.as_ref().map(|_| "backend failure".to_owned()),
+        created_at: Utc::now() - chrono::Duration::milliseconds(s.duration_ms as i64),
+    }
+}

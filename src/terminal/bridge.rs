@@ -1,0 +1,170 @@
+//! The bridge: PTY output to the client, client input and control messages to the PTY, pings,
+//! idle close, and cancellation both ways. Generic over `Sink`/`Stream` of its own frames, so it
+//! is tested with channels; the WebSocket adapter lives in `http/terminal.rs`.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::protocol::{CLOSE_GOING_AWAY, ClientFrame, Control, ServerFrame};
+use crate::backend::TerminalSession;
+
+/// Timings of a session.
+#[derive(Clone, Copy, Debug)]
+pub struct BridgeConfig {
+    /// How often the server pings the client.
+    pub ping_every: Duration,
+    /// How long a session may pass with no input and no output.
+    pub idle_after: Duration,
+}
+
+impl Default for BridgeConfig {
+    fn default() -> Self {
+        Self {
+            ping_every: Duration::from_secs(30),
+            idle_after: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// What a session did, for its audit row (never its content).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub exit_code: Option<i64>,
+    /// How it ended: `exited`, `client_closed`, `idle`, `shutdown` or `error`.
+    pub end: &'static str,
+    pub error: Option<String>,
+}
+
+/// Keystrokes queued for the shell before the bridge stops reading the client.
+const INPUT_QUEUE: usize = 64;
+
+/// Runs a session until the shell exits, the client leaves, it idles out or `cancel` fires.
+/// Whatever the reason, the shell and everything it started are killed before this returns.
+pub async fn bridge<Tx, Rx>(
+    session: TerminalSession,
+    mut tx: Tx,
+    mut rx: Rx,
+    cancel: CancellationToken,
+    config: BridgeConfig,
+) -> SessionStats
+where
+    Tx: Sink<ServerFrame> + Unpin,
+    Rx: Stream<Item = ClientFrame> + Unpin,
+{
+    let TerminalSession {
+        mut output,
+        mut input,
+        control,
+    } = session;
+    // Input is written by its own task, so a shell that stops reading never stalls its output.
+    let (keys, mut queued) = mpsc::channel::<Bytes>(INPUT_QUEUE);
+    let writer = tokio::spawn(async move {
+        while let Some(bytes) = queued.recv().await {
+            if input.write_all(&bytes).await.is_err() || input.flush().await.is_err() {
+                break;
+            }
+        }
+        let _ = input.shutdown().await;
+    });
+    let mut stats = SessionStats::default();
+    let mut last_activity = Instant::now();
+    let mut ping = tokio::time::interval_at(
+        tokio::time::Instant::now() + config.ping_every,
+        config.ping_every,
+    );
+    let idle_check = config.idle_after.min(Duration::from_secs(1));
+    let mut idle = tokio::time::interval(idle_check);
+    let mut closing: Vec<ServerFrame> = Vec::new();
+    loop {
+        tokio::select! {
+            chunk = output.next() => match chunk {
+                Some(Ok(bytes)) => {
+                    last_activity = Instant::now();
+                    stats.bytes_out += bytes.len() as u64;
+                    if tx.send(ServerFrame::Output(bytes)).await.is_err() {
+                        stats.end = "client_closed";
+                        break;
+                    }
+                }
+                None => {
+                    stats.exit_code = control.exit_code().await.ok().flatten();
+                    stats.end = "exited";
+                    closing.push(ServerFrame::exited(stats.exit_code));
+                    break;
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "terminal output failed");
+                    stats.end = "error";
+                    stats.error = Some("terminal output failed".into());
+                    closing.extend(ServerFrame::error("the terminal connection to the workspace failed"));
+                    break;
+                }
+            },
+            frame = rx.next() => match frame.unwrap_or(ClientFrame::Close) {
+                ClientFrame::Input(bytes) => {
+                    last_activity = Instant::now();
+                    stats.bytes_in += bytes.len() as u64;
+                    if keys.send(bytes).await.is_err() {
+                        // The shell's input is closed: its output will end shortly.
+                        continue;
+                    }
+                }
+                ClientFrame::Control(Control::Resize(size)) => {
+                    last_activity = Instant::now();
+                    if let Err(e) = control.resize(size).await {
+                        tracing::debug!(error = %e, "resize failed");
+                    }
+                }
+                ClientFrame::Control(Control::Ping) => {
+                    last_activity = Instant::now();
+                    if tx.send(ServerFrame::pong()).await.is_err() {
+                        stats.end = "client_closed";
+                        break;
+                    }
+                }
+                ClientFrame::Other => {}
+                ClientFrame::Close => {
+                    stats.end = "client_closed";
+                    break;
+                }
+            },
+            _ = ping.tick() => {
+                if tx.send(ServerFrame::Ping).await.is_err() {
+                    stats.end = "client_closed";
+                    break;
+                }
+            }
+            _ = idle.tick() => {
+                if last_activity.elapsed() >= config.idle_after {
+                    stats.end = "idle";
+                    closing.push(ServerFrame::Close { code: CLOSE_GOING_AWAY, reason: "idle timeout".into() });
+                    break;
+                }
+            }
+            () = cancel.cancelled() => {
+                stats.end = "shutdown";
+                closing.push(ServerFrame::Close { code: CLOSE_GOING_AWAY, reason: "server shutting down".into() });
+                break;
+            }
+        }
+    }
+    drop(keys);
+    if stats.end != "exited" {
+        control.kill().await;
+    }
+    writer.abort();
+    for frame in closing {
+        if tx.send(frame).await.is_err() {
+            break;
+        }
+    }
+    let _ = tx.close().await;
+    stats
+}

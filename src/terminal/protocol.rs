@@ -1,0 +1,143 @@
+//! Frames of the terminal protocol, independent of any WebSocket library.
+
+use bytes::Bytes;
+use serde::Deserialize;
+
+use crate::backend::TermSize;
+
+/// Close code when the shell ended (reason `{"exit_code":N}`).
+pub const CLOSE_NORMAL: u16 = 1000;
+/// Close code when the server goes away or the session sat idle.
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code after an error (preceded by an `Error: …\r\n` text frame).
+pub const CLOSE_ERROR: u16 = 1011;
+/// Largest terminal dimension accepted, in cells.
+pub const MAX_DIMENSION: u16 = 1000;
+
+/// What the client sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientFrame {
+    /// Keystrokes: binary frames, and text frames that are not control messages.
+    Input(Bytes),
+    /// A control message.
+    Control(Control),
+    /// The client closed the socket (or it broke).
+    Close,
+    /// Anything else (pings, pongs): counts as activity, nothing more.
+    Other,
+}
+
+/// Control messages, sent as JSON text frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Resize(TermSize),
+    Ping,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum Wire {
+    Resize { cols: u16, rows: u16 },
+    Ping,
+}
+
+impl ClientFrame {
+    /// A text frame is a control message when it is a JSON object whose `type` is a control
+    /// type with valid fields; otherwise it is typed input, sent on to the shell as is.
+    pub fn from_text(text: &str) -> Self {
+        let control = text
+            .trim_start()
+            .starts_with('{')
+            .then(|| serde_json::from_str::<Wire>(text).ok())
+            .flatten()
+            .and_then(|wire| match wire {
+                Wire::Resize { cols, rows } => {
+                    valid_size(cols, rows).map(|s| Control::Resize(s))
+                }
+                Wire::Ping => Some(Control::Ping),
+            });
+        match control {
+            Some(c) => Self::Control(c),
+            None => Self::Input(Bytes::copy_from_slice(text.as_bytes())),
+        }
+    }
+}
+
+/// A size when both dimensions are within 1..=`MAX_DIMENSION`.
+pub fn valid_size(cols: u16, rows: u16) -> Option<TermSize> {
+    let ok = |d: u16| (1..=MAX_DIMENSION).contains(&d);
+    (ok(cols) && ok(rows)).then_some(TermSize { cols, rows })
+}
+
+/// What the server sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerFrame {
+    Output(Bytes),
+    Text(String),
+    Ping,
+    Close { code: u16, reason: String },
+}
+
+impl ServerFrame {
+    pub fn pong() -> Self {
+        Self::Text(r#"{"type":"pong"}"#.into())
+    }
+
+    pub fn exited(code: Option<i64>) -> Self {
+        let code = code.map_or("null".to_owned(), |c| c.to_string());
+        Self::Close {
+            code: CLOSE_NORMAL,
+            reason: format!(r#"{{"exit_code":{code}}}"#),
+        }
+    }
+
+    pub fn error(message: &str) -> [Self; 2] {
+        [
+            Self::Text(format!("Error: {message}\r\n")),
+            Self::Close {
+                code: CLOSE_ERROR,
+                reason: "error".into(),
+            },
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_messages_are_recognised_and_everything_else_is_input() {
+        assert_eq!(
+            ClientFrame::from_text(r#"{"type":"resize","cols":120,"rows":40}"#),
+            ClientFrame::Control(Control::Resize(TermSize { cols: 120, rows: 40 }))
+        );
+        assert_eq!(
+            ClientFrame::from_text(r#"{"type":"ping"}"#),
+            ClientFrame::Control(Control::Ping)
+        );
+        for input in [
+            "ls -la\r",
+            r#"{"type":"other"}"#,
+            r#"{"type":"resize","cols":0,"rows":40}"#,
+            r#"{"type":"resize","cols":"wide"}"#,
+            "{not json",
+            r#"["type","ping"]"#,
+        ] {
+            assert_eq!(
+                ClientFrame::from_text(input),
+                ClientFrame::Input(Bytes::copy_from_slice(input.as_bytes())),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_close_reason_carries_the_exit_code() {
+        assert_eq!(
+            ServerFrame::exited(Some(7)),
+            ServerFrame::Close { code: 1000, reason: r#"{"exit_code":7}"#.into() }
+        );
+        assert_eq!(ServerFrame::error("x")[0], ServerFrame::Text("Error: x\r\n".into()));
+    }
+}
