@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: installs and starts what the tests need on loopback (PostgreSQL),
+# The whole test suite: installs and starts what the tests need (PostgreSQL on loopback, the
+# Docker engine and its test image),
 # then runs the format check, clippy and every test. A missing service is a failure, not a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,10 +23,16 @@ need_packages() {
   fi
 }
 
-need_packages postgresql
+need_packages postgresql docker.io busybox-static
 # shellcheck source=scripts/lib/postgres.sh
 . scripts/lib/postgres.sh
+# shellcheck source=scripts/lib/docker.sh
+. scripts/lib/docker.sh
 start_postgres
+start_docker
+build_test_image
+remove_test_workspaces
+trap remove_test_workspaces EXIT
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

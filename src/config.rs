@@ -49,11 +49,19 @@ pub struct Config {
 
     /// Docker engine for local workspaces: `unix:///path`, `tcp://host:port`, or `none` for no
     /// local Docker path (SaaS).
-    #[arg(long, env = "DOCKER_HOST", default_value = "unix:///var/run/docker.sock")]
+    #[arg(
+        long,
+        env = "DOCKER_HOST",
+        default_value = "unix:///var/run/docker.sock"
+    )]
     pub docker_host: String,
 
     /// Image for local workspaces whose create request names none.
-    #[arg(long, env = "WORKSPACE_IMAGE", default_value = "workspace-template:latest")]
+    #[arg(
+        long,
+        env = "WORKSPACE_IMAGE",
+        default_value = "workspace-template:latest"
+    )]
     pub workspace_image: String,
 
     /// Tiers 3 and 4 run privileged; `false` keeps their other settings without `Privileged`.

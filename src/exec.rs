@@ -229,10 +229,17 @@ pub async fn run(
         let name = stream_name(stream);
         let mut lines = Vec::new();
         if !text.is_empty() {
-            lines.push(Event::Data { stream: name, data: text });
+            lines.push(Event::Data {
+                stream: name,
+                data: text,
+            });
         }
         if capped {
-            lines.push(Event::Truncated { stream: name, data: "", truncated: true });
+            lines.push(Event::Truncated {
+                stream: name,
+                data: "",
+                truncated: true,
+            });
         }
         for line in lines {
             if events.send(line).await.is_err() {
@@ -250,8 +257,17 @@ pub async fn run(
         for (i, tally) in tallies.iter_mut().enumerate() {
             let rest = tally.flush();
             if !rest.is_empty() {
-                let stream = if i == 0 { StdStream::Stdout } else { StdStream::Stderr };
-                let _ = events.send(Event::Data { stream: stream_name(stream), data: rest }).await;
+                let stream = if i == 0 {
+                    StdStream::Stdout
+                } else {
+                    StdStream::Stderr
+                };
+                let _ = events
+                    .send(Event::Data {
+                        stream: stream_name(stream),
+                        data: rest,
+                    })
+                    .await;
             }
         }
         match process.exit_code().await {
@@ -287,7 +303,13 @@ mod tests {
 
     #[test]
     fn argv_must_be_a_non_empty_array_of_strings() {
-        for bad in [json!("ls -la"), json!([]), json!(["ls", 1]), json!(null), json!([""])] {
+        for bad in [
+            json!("ls -la"),
+            json!([]),
+            json!(["ls", 1]),
+            json!(null),
+            json!([""]),
+        ] {
             assert!(Argv::parse(&bad).is_err(), "{bad} accepted");
         }
         let argv = Argv::parse(&json!(["echo", "a b", "$(x)"])).unwrap();
@@ -341,7 +363,11 @@ mod tests {
             json!({"exit_code":0,"timed_out":false,"duration_ms":0,"stdout_bytes":0,
                    "stderr_bytes":0,"truncated":{"stdout":false,"stderr":false}})
         );
-        let marker = Event::Truncated { stream: "stdout", data: "", truncated: true };
+        let marker = Event::Truncated {
+            stream: "stdout",
+            data: "",
+            truncated: true,
+        };
         assert_eq!(
             serde_json::to_value(&marker).unwrap(),
             json!({"stream":"stdout","data":"","truncated":true})

@@ -14,9 +14,9 @@ mod workspaces;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
-use axum::handler::Handler;
 use axum::routing::{delete, get, post};
 
 pub use self::error::ApiError;

@@ -43,3 +43,18 @@ build_test_image() {
     - "$WSS_TEST_IMAGE" >/dev/null
   echo "==> test image $WSS_TEST_IMAGE ready"
 }
+
+# Removes the containers and volumes that test servers created (left behind by a failed test).
+remove_test_workspaces() {
+  local ids
+  ids="$(docker ps -aq --filter label=workspace-server.managed=true)"
+  if [ -n "$ids" ]; then
+    # shellcheck disable=SC2086
+    docker rm -f $ids >/dev/null
+  fi
+  ids="$(docker volume ls -q --filter label=workspace-server.managed=true)"
+  if [ -n "$ids" ]; then
+    # shellcheck disable=SC2086
+    docker volume rm -f $ids >/dev/null
+  fi
+}

@@ -170,7 +170,10 @@ impl Backend for DockerBackend {
             _ => {}
         }
         match docker
-            .remove_volume(&configs_volume(ws), Some(RemoveVolumeOptions { force: true }))
+            .remove_volume(
+                &configs_volume(ws),
+                Some(RemoveVolumeOptions { force: true }),
+            )
             .await
         {
             Err(e) if !is_not_found(&e) => Err(container_error(e)),
@@ -219,7 +222,14 @@ impl Backend for DockerBackend {
         depth: u8,
     ) -> Result<Vec<FileEntry>, BackendError> {
         let root = files::local_root(root)?;
-        files::list(self.docker().await?, &container_name(ws.id), root, dir, depth).await
+        files::list(
+            self.docker().await?,
+            &container_name(ws.id),
+            root,
+            dir,
+            depth,
+        )
+        .await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]
@@ -231,7 +241,14 @@ impl Backend for DockerBackend {
         max_bytes: u64,
     ) -> Result<Vec<u8>, BackendError> {
         let root = files::local_root(root)?;
-        files::read(self.docker().await?, &container_name(ws.id), root, path, max_bytes).await
+        files::read(
+            self.docker().await?,
+            &container_name(ws.id),
+            root,
+            path,
+            max_bytes,
+        )
+        .await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]

@@ -41,10 +41,7 @@ impl ExecBody {
     fn into_spec(self) -> Result<(ExecSpec, Option<i64>), ApiError> {
         let argv = Argv::parse(&self.argv).map_err(ApiError::BadRequest)?;
         let env = self.env.unwrap_or_default();
-        if let Some(bad) = env
-            .keys()
-            .find(|k| k.is_empty() || k.contains(['=', '\0']))
-        {
+        if let Some(bad) = env.keys().find(|k| k.is_empty() || k.contains(['=', '\0'])) {
             return Err(ApiError::bad_request(format!("invalid env name {bad:?}")));
         }
         if env.values().any(|v| v.contains('\0')) {
@@ -117,7 +114,7 @@ pub async fn exec(
             .map(|s| ndjson_line(&s))
             .map_err(|_| std::io::Error::other("exec run ended without a summary"))
     });
-    let body = Body::from_stream(events.map(Ok::<_, std::io::Error>).chain(last).map(|l| l));
+    let body = Body::from_stream(events.map(Ok::<_, std::io::Error>).chain(last));
     let mut response = Response::new(body);
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -133,7 +130,10 @@ fn ndjson_line<T: serde::Serialize>(value: &T) -> bytes::Bytes {
 }
 
 /// Collects the whole run into one JSON object; 504 when it timed out.
-async fn buffered(mut receiver: mpsc::Receiver<Event>, summary: oneshot::Receiver<Summary>) -> Response {
+async fn buffered(
+    mut receiver: mpsc::Receiver<Event>,
+    summary: oneshot::Receiver<Summary>,
+) -> Response {
     let (mut stdout, mut stderr) = (String::new(), String::new());
     while let Some(event) = receiver.recv().await {
         if let Event::Data { stream, data } = event {
@@ -144,7 +144,8 @@ async fn buffered(mut receiver: mpsc::Receiver<Event>, summary: oneshot::Receive
         }
     }
     let Ok(summary) = summary.await else {
-        return ApiError::Internal(anyhow::anyhow!("exec run ended without a summary")).into_response();
+        return ApiError::Internal(anyhow::anyhow!("exec run ended without a summary"))
+            .into_response();
     };
     let status = if summary.timed_out {
         StatusCode::GATEWAY_TIMEOUT

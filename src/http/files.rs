@@ -66,7 +66,9 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let depth = q.depth.unwrap_or(1);
     if !(1..=MAX_LIST_DEPTH).contains(&depth) {
-        return Err(ApiError::bad_request(format!("depth must be 1-{MAX_LIST_DEPTH}")));
+        return Err(ApiError::bad_request(format!(
+            "depth must be 1-{MAX_LIST_DEPTH}"
+        )));
     }
     let dir = match q.path.as_deref().filter(|p| !p.is_empty() && *p != ".") {
         Some(p) => Some(RelPath::parse(p).map_err(ApiError::BadRequest)?),
@@ -74,7 +76,12 @@ pub async fn list(
     };
     let backend = backend_of(&state, &workspace)?;
     let entries = backend
-        .list_files(&workspace, FilesRoot(q.root.as_deref()), dir.as_ref(), depth)
+        .list_files(
+            &workspace,
+            FilesRoot(q.root.as_deref()),
+            dir.as_ref(),
+            depth,
+        )
         .await?;
     Ok(axum::Json(entries).into_response())
 }
@@ -93,7 +100,12 @@ pub async fn read(
 ) -> Result<Response, ApiError> {
     let backend = backend_of(&state, &workspace)?;
     let bytes = backend
-        .read_file(&workspace, FilesRoot(q.root.as_deref()), &path, MAX_READ_BYTES)
+        .read_file(
+            &workspace,
+            FilesRoot(q.root.as_deref()),
+            &path,
+            MAX_READ_BYTES,
+        )
         .await?;
     let size = bytes.len();
     let body = match String::from_utf8(bytes) {
@@ -146,7 +158,15 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let backend = backend_of(&state, &workspace)?;
     backend.delete_file(&workspace, &path).await?;
-    record(&state, &caller, &workspace, "DELETE", "file deleted", &[&path]).await;
+    record(
+        &state,
+        &caller,
+        &workspace,
+        "DELETE",
+        "file deleted",
+        &[&path],
+    )
+    .await;
     Ok(axum::Json(json!({ "status": "deleted", "path": path.as_str() })).into_response())
 }
 
@@ -169,7 +189,8 @@ pub async fn replace(
     // Every path is checked before anything is written.
     let mut batch = Vec::with_capacity(body.files.len());
     for (raw, content) in body.files {
-        let path = RelPath::parse(&raw).map_err(|e| ApiError::bad_request(format!("{raw:?}: {e}")))?;
+        let path =
+            RelPath::parse(&raw).map_err(|e| ApiError::bad_request(format!("{raw:?}: {e}")))?;
         check_size(&path, &content)?;
         batch.push((path, content.into_bytes()));
     }
@@ -195,7 +216,9 @@ async fn record(
         actor: caller.actor(),
         method: method.into(),
         summary: summary.into(),
-        request_body: Some(json!({ "paths": paths.iter().map(|p| p.as_str()).collect::<Vec<_>>() })),
+        request_body: Some(
+            json!({ "paths": paths.iter().map(|p| p.as_str()).collect::<Vec<_>>() }),
+        ),
         duration_ms: None,
         status: "ok".into(),
         error_detail: None,

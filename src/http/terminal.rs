@@ -6,11 +6,11 @@ use std::time::Instant;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::Utc;
 use futures_util::{SinkExt, StreamExt};
-use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -133,7 +133,8 @@ async fn run_session(
     let started_at = Utc::now();
     state.metrics.terminal_sessions(1);
     let (sink, stream) = socket.split();
-    let sink = sink.with(|frame: ServerFrame| async move { Ok::<_, axum::Error>(to_message(frame)) });
+    let sink =
+        sink.with(|frame: ServerFrame| async move { Ok::<_, axum::Error>(to_message(frame)) });
     let stream = stream.map(|message| match message {
         Ok(Message::Binary(bytes)) => ClientFrame::Input(bytes),
         Ok(Message::Text(text)) => ClientFrame::from_text(text.as_str()),
@@ -149,7 +150,9 @@ async fn run_session(
     )
     .await;
     state.metrics.terminal_sessions(-1);
-    state.metrics.terminal_bytes(stats.bytes_in, stats.bytes_out);
+    state
+        .metrics
+        .terminal_bytes(stats.bytes_in, stats.bytes_out);
     let row = NewActivity {
         workspace_id,
         activity_type: "terminal".into(),

@@ -2,12 +2,13 @@
 //! idle close, and cancellation both ways. Generic over `Sink`/`Stream` of its own frames, so it
 //! is tested with channels; the WebSocket adapter lives in `http/terminal.rs`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::{CLOSE_GOING_AWAY, ClientFrame, Control, ServerFrame};
@@ -167,4 +168,147 @@ where
     }
     let _ = tx.close().await;
     stats
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use async_trait::async_trait;
+    use futures_channel::mpsc as fmpsc;
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+    use crate::backend::{BackendError, TermSize, TerminalControl};
+
+    /// Records what the bridge asked of the shell.
+    #[derive(Default)]
+    struct Fake {
+        resizes: Mutex<Vec<TermSize>>,
+        killed: Mutex<bool>,
+    }
+
+    #[async_trait]
+    impl TerminalControl for Fake {
+        async fn resize(&self, size: TermSize) -> Result<(), BackendError> {
+            self.resizes.lock().unwrap().push(size);
+            Ok(())
+        }
+        async fn exit_code(&self) -> Result<Option<i64>, BackendError> {
+            Ok(Some(3))
+        }
+        async fn kill(&self) {
+            *self.killed.lock().unwrap() = true;
+        }
+    }
+
+    struct Rig {
+        shell_out: fmpsc::UnboundedSender<Result<Bytes, BackendError>>,
+        shell_in: tokio::io::DuplexStream,
+        client: fmpsc::UnboundedSender<ClientFrame>,
+        server: fmpsc::UnboundedReceiver<ServerFrame>,
+        fake: Arc<Fake>,
+        done: tokio::task::JoinHandle<SessionStats>,
+    }
+
+    fn rig(config: BridgeConfig) -> Rig {
+        let (shell_out, output) = fmpsc::unbounded();
+        let (input, shell_in) = tokio::io::duplex(1024);
+        let fake = Arc::new(Fake::default());
+        let session = TerminalSession {
+            output: Box::pin(output),
+            input: Box::pin(input),
+            control: fake.clone(),
+        };
+        let (client, rx) = fmpsc::unbounded();
+        let (tx, server) = fmpsc::unbounded();
+        let done = tokio::spawn(bridge(session, tx, rx, CancellationToken::new(), config));
+        Rig {
+            shell_out,
+            shell_in,
+            client,
+            server,
+            fake,
+            done,
+        }
+    }
+
+    #[tokio::test]
+    async fn output_input_control_and_exit_flow_through_the_bridge() {
+        let mut r = rig(BridgeConfig::default());
+        r.shell_out
+            .unbounded_send(Ok(Bytes::from_static(b"prompt$ ")))
+            .unwrap();
+        assert_eq!(
+            r.server.next().await,
+            Some(ServerFrame::Output(Bytes::from_static(b"prompt$ ")))
+        );
+        r.client
+            .unbounded_send(ClientFrame::from_text("ls\r"))
+            .unwrap();
+        let mut typed = [0u8; 3];
+        r.shell_in.read_exact(&mut typed).await.unwrap();
+        assert_eq!(&typed, b"ls\r");
+        r.client
+            .unbounded_send(ClientFrame::from_text(r#"{"type":"ping"}"#))
+            .unwrap();
+        assert_eq!(r.server.next().await, Some(ServerFrame::pong()));
+        r.client
+            .unbounded_send(ClientFrame::from_text(
+                r#"{"type":"resize","cols":10,"rows":5}"#,
+            ))
+            .unwrap();
+        // Frames are handled in order: the pong after it means the resize was done.
+        r.client
+            .unbounded_send(ClientFrame::from_text(r#"{"type":"ping"}"#))
+            .unwrap();
+        assert_eq!(r.server.next().await, Some(ServerFrame::pong()));
+        r.shell_out.close_channel();
+        assert_eq!(r.server.next().await, Some(ServerFrame::exited(Some(3))));
+        let stats = r.done.await.unwrap();
+        assert_eq!(
+            (stats.bytes_in, stats.bytes_out, stats.end),
+            (3, 8, "exited")
+        );
+        assert_eq!(
+            *r.fake.resizes.lock().unwrap(),
+            [TermSize { cols: 10, rows: 5 }]
+        );
+        assert!(
+            !*r.fake.killed.lock().unwrap(),
+            "an exited shell needs no kill"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_client_leaving_kills_the_shell() {
+        let r = rig(BridgeConfig::default());
+        r.client.unbounded_send(ClientFrame::Close).unwrap();
+        let stats = r.done.await.unwrap();
+        assert_eq!(stats.end, "client_closed");
+        assert!(*r.fake.killed.lock().unwrap());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pings_are_sent_and_an_idle_session_is_closed() {
+        let config = BridgeConfig {
+            ping_every: Duration::from_secs(30),
+            idle_after: Duration::from_secs(90),
+        };
+        let mut r = rig(config);
+        assert_eq!(r.server.next().await, Some(ServerFrame::Ping));
+        let mut frames = Vec::new();
+        while let Some(frame) = r.server.next().await {
+            frames.push(frame);
+        }
+        assert_eq!(
+            frames.last(),
+            Some(&ServerFrame::Close {
+                code: CLOSE_GOING_AWAY,
+                reason: "idle timeout".into()
+            })
+        );
+        assert_eq!(r.done.await.unwrap().end, "idle");
+        assert!(*r.fake.killed.lock().unwrap());
+    }
 }

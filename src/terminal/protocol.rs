@@ -51,9 +51,7 @@ impl ClientFrame {
             .then(|| serde_json::from_str::<Wire>(text).ok())
             .flatten()
             .and_then(|wire| match wire {
-                Wire::Resize { cols, rows } => {
-                    valid_size(cols, rows).map(|s| Control::Resize(s))
-                }
+                Wire::Resize { cols, rows } => valid_size(cols, rows).map(Control::Resize),
                 Wire::Ping => Some(Control::Ping),
             });
         match control {
@@ -110,7 +108,10 @@ mod tests {
     fn control_messages_are_recognised_and_everything_else_is_input() {
         assert_eq!(
             ClientFrame::from_text(r#"{"type":"resize","cols":120,"rows":40}"#),
-            ClientFrame::Control(Control::Resize(TermSize { cols: 120, rows: 40 }))
+            ClientFrame::Control(Control::Resize(TermSize {
+                cols: 120,
+                rows: 40
+            }))
         );
         assert_eq!(
             ClientFrame::from_text(r#"{"type":"ping"}"#),
@@ -136,8 +137,14 @@ mod tests {
     fn the_close_reason_carries_the_exit_code() {
         assert_eq!(
             ServerFrame::exited(Some(7)),
-            ServerFrame::Close { code: 1000, reason: r#"{"exit_code":7}"#.into() }
+            ServerFrame::Close {
+                code: 1000,
+                reason: r#"{"exit_code":7}"#.into()
+            }
         );
-        assert_eq!(ServerFrame::error("x")[0], ServerFrame::Text("Error: x\r\n".into()));
+        assert_eq!(
+            ServerFrame::error("x")[0],
+            ServerFrame::Text("Error: x\r\n".into())
+        );
     }
 }

@@ -80,6 +80,42 @@ fn rows() -> Vec<Row> {
         row("GET", "/workspaces/{id}/activity", Workspace, 200, None),
         row(
             "POST",
+            "/workspaces/{id}/exec",
+            Workspace,
+            503,
+            Some(json!({ "argv": ["true"] })),
+        ),
+        row("GET", "/workspaces/{id}/files", Workspace, 503, None),
+        row(
+            "PUT",
+            "/workspaces/{id}/files",
+            Workspace,
+            503,
+            Some(json!({ "files": { "a": "b" } })),
+        ),
+        row(
+            "GET",
+            "/workspaces/{id}/files/{*path}",
+            Workspace,
+            503,
+            None,
+        ),
+        row(
+            "PUT",
+            "/workspaces/{id}/files/{*path}",
+            Workspace,
+            503,
+            Some(json!({ "content": "c" })),
+        ),
+        row(
+            "DELETE",
+            "/workspaces/{id}/files/{*path}",
+            Workspace,
+            503,
+            None,
+        ),
+        row(
+            "POST",
             "/org/tokens",
             Admin,
             201,
@@ -174,7 +210,8 @@ async fn send(app: &TestApp, row: &Row, cred: Cred, f: &Fixture) -> u16 {
     let mut path = row
         .path
         .replace("{id}", &f.target)
-        .replace("{token_id}", token_id);
+        .replace("{token_id}", token_id)
+        .replace("{*path}", "notes/a.txt");
     if let Cred::QueryToken = cred {
         path = format!(
             "{path}?token={0}&auth_token={0}&access_token={0}",

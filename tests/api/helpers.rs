@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
@@ -11,6 +12,14 @@ use workspace_server::app::App;
 use workspace_server::config::Config;
 
 use crate::support::fresh_postgres_url;
+
+/// The workspace image built by `scripts/test.sh` (busybox, from scratch).
+pub fn test_image() -> String {
+    std::env::var("WSS_TEST_IMAGE").unwrap_or_else(|_| "workspace-server-test:busybox".into())
+}
+
+/// How long a local workspace may take to come online.
+const PROVISION_WAIT: Duration = Duration::from_secs(60);
 
 /// Which database a test server uses.
 #[derive(Clone)]
@@ -32,7 +41,15 @@ impl Default for Options {
         Self {
             db: None,
             admin_token: Some(workspace_server::auth::generate_token()),
-            args: vec!["--rate-limit".into(), "0".into()],
+            args: vec![
+                "--rate-limit".into(),
+                "0".into(),
+                "--workspace-image".into(),
+                test_image(),
+                // This machine's engine refuses privileged containers (SPEC §8).
+                "--workspace-privileged".into(),
+                "false".into(),
+            ],
         }
     }
 }
@@ -208,6 +225,73 @@ impl TestApp {
         value["id"].as_str().unwrap().to_owned()
     }
 
+    /// Creates a local Docker workspace as admin and waits until it is `online`; returns its id.
+    pub async fn create_local(&self, body: Value) -> String {
+        let (status, value) = self
+            .call(Method::POST, "/workspaces", &self.admin, Some(body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{value}");
+        let id = value["id"].as_str().unwrap().to_owned();
+        let ws = self.wait_provisioned(&id).await;
+        assert_eq!(ws["status"], "online", "{ws}");
+        id
+    }
+
+    /// Polls a workspace until it leaves `provisioning`; returns it.
+    pub async fn wait_provisioned(&self, id: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + PROVISION_WAIT;
+        loop {
+            let (_, ws) = self.get_as(&format!("/workspaces/{id}"), &self.admin).await;
+            if ws["status"] != "provisioning" || tokio::time::Instant::now() > deadline {
+                return ws;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Deletes a workspace as admin (and with it, a local workspace's container and volume).
+    pub async fn remove(&self, id: &str) {
+        let (status, body) = self
+            .call(
+                Method::DELETE,
+                &format!("/workspaces/{id}"),
+                &self.admin,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    /// `POST /workspaces/{id}/restart` as admin; returns the status.
+    pub async fn restart_workspace(&self, id: &str) -> StatusCode {
+        let path = format!("/workspaces/{id}/restart");
+        self.call(Method::POST, &path, &self.admin, None).await.0
+    }
+
+    /// Runs argv through the exec API in buffered mode; returns status and the JSON record.
+    pub async fn exec(&self, id: &str, body: Value) -> (StatusCode, Value) {
+        let res = self
+            .post(&format!("/workspaces/{id}/exec"))
+            .bearer_auth(&self.admin)
+            .header("Accept", "application/json")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        json_of(res).await
+    }
+
+    /// The standard output of argv run in workspace `id`, asserting it exited 0.
+    pub async fn sh(&self, id: &str, script: &str) -> String {
+        let (status, out) = self.exec(id, json!({ "argv": ["sh", "-c", script] })).await;
+        assert_eq!(
+            (status.as_u16(), &out["exit_code"]),
+            (200, &json!(0)),
+            "{out}"
+        );
+        out["stdout"].as_str().unwrap().to_owned()
+    }
+
     /// A new workspace token for workspace `id`, created as admin.
     pub async fn workspace_token(&self, id: &str) -> (String, String) {
         let res = self
@@ -264,4 +348,25 @@ pub async fn json_of(res: Response) -> (StatusCode, Value) {
     let value = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes)));
     (status, value)
+}
+
+/// The test machine's Docker engine, for checking what the server did there.
+pub fn docker() -> bollard::Docker {
+    bollard::Docker::connect_with_unix_defaults().expect("Docker engine")
+}
+
+/// The container of local workspace `id`.
+pub fn container_of(id: &str) -> String {
+    format!("ws-{}", &id[..12])
+}
+
+/// Stops local workspace `id`'s container behind the server's back.
+pub async fn stop_container(id: &str) {
+    docker()
+        .stop_container(
+            &container_of(id),
+            None::<bollard::query_parameters::StopContainerOptions>,
+        )
+        .await
+        .expect("stop container");
 }

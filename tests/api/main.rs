@@ -6,6 +6,10 @@ mod support;
 mod helpers;
 
 mod auth_matrix;
+mod docker_exec;
+mod docker_files;
+mod docker_provision;
+mod docker_terminal;
 mod errors;
 mod health;
 mod persistence;

@@ -34,8 +34,14 @@ async fn registering_an_instance_stores_it_with_defaults() {
 
 #[tokio::test]
 async fn a_local_create_without_docker_answers_503_and_stores_nothing() {
-    let app = TestApp::spawn().await;
-    let (status, body) = create_as(&app, &app.admin, json!({ "name": "l", "image": "b" })).await;
+    for host in ["unix:///nonexistent/docker.sock", "none"] {
+        let app = Options::default().arg("--docker-host", host).spawn().await;
+        local_create_is_refused(&app).await;
+    }
+}
+
+async fn local_create_is_refused(app: &TestApp) {
+    let (status, body) = create_as(app, &app.admin, json!({ "name": "l", "image": "b" })).await;
     assert_eq!(status, 503);
     assert_eq!(body, json!({ "error": "Docker not available" }));
     assert_eq!(app.get_as("/workspaces", &app.admin).await.1, json!([]));

@@ -1,6 +1,8 @@
 //! Test support shared by the integration binaries: real databases, fresh for each test.
 #![allow(dead_code)]
 
+pub mod contract;
+
 use sqlx::Connection;
 
 /// A new, empty PostgreSQL database on the test server named by `TEST_DATABASE_URL`.

@@ -39,7 +39,10 @@ impl Handle {
         mut options: CreateExecOptions<String>,
     ) -> Result<(Self, Output, Pin<Box<dyn tokio::io::AsyncWrite + Send>>), BackendError> {
         let marker = kill::marker(&uuid::Uuid::new_v4().simple().to_string());
-        options.env.get_or_insert_with(Vec::new).push(marker.clone());
+        options
+            .env
+            .get_or_insert_with(Vec::new)
+            .push(marker.clone());
         let tty = options.tty.unwrap_or(false);
         let exec = docker
             .create_exec(container, options)

@@ -69,10 +69,8 @@ async fn with_archive<T: Send + 'static>(
     + Send
     + 'static,
 ) -> Result<T, BackendError> {
-    let mut stream = docker.download_from_container(
-        container,
-        Some(DownloadFromContainerOptions { path }),
-    );
+    let mut stream =
+        docker.download_from_container(container, Some(DownloadFromContainerOptions { path }));
     // The first chunk tells a missing path or container apart from a good archive.
     let first = match stream.next().await {
         Some(Ok(chunk)) => chunk,
@@ -107,7 +105,11 @@ pub async fn list(
         let mut out = Vec::new();
         for entry in archive.entries().map_err(tar_failed)? {
             let entry = entry.map_err(tar_failed)?;
-            let path = entry.path().map_err(tar_failed)?.to_string_lossy().into_owned();
+            let path = entry
+                .path()
+                .map_err(tar_failed)?
+                .to_string_lossy()
+                .into_owned();
             // The archive's first component is the listed directory itself.
             let Some((_, below)) = path.trim_end_matches('/').split_once('/') else {
                 if !entry.header().entry_type().is_dir() {
@@ -188,11 +190,22 @@ fn build_tar(files: &[(RelPath, Vec<u8>)], tag: &str) -> Result<Vec<u8>, Backend
     let failed = |e: std::io::Error| BackendError::Failed(format!("building the archive: {e}"));
     for (path, content) in files {
         let mut dir = String::new();
-        for part in path.components().collect::<Vec<_>>().split_last().map_or(&[][..], |s| s.1) {
-            dir = if dir.is_empty() { (*part).to_owned() } else { format!("{dir}/{part}") };
+        for part in path
+            .components()
+            .collect::<Vec<_>>()
+            .split_last()
+            .map_or(&[][..], |s| s.1)
+        {
+            dir = if dir.is_empty() {
+                (*part).to_owned()
+            } else {
+                format!("{dir}/{part}")
+            };
             if dirs.insert(dir.clone()) {
                 let mut h = header(tar::EntryType::Directory, 0o755, 0);
-                builder.append_data(&mut h, &dir, std::io::empty()).map_err(failed)?;
+                builder
+                    .append_data(&mut h, &dir, std::io::empty())
+                    .map_err(failed)?;
             }
         }
         let mut h = header(tar::EntryType::Regular, 0o644, content.len() as u64);
@@ -228,7 +241,9 @@ pub async fn write(
     }
     match run(docker, container, argv).await? {
         0 => Ok(()),
-        code => Err(BackendError::Failed(format!("rename into place exited {code}"))),
+        code => Err(BackendError::Failed(format!(
+            "rename into place exited {code}"
+        ))),
     }
 }
 
@@ -265,7 +280,10 @@ async fn run(docker: &Docker, container: &str, argv: Vec<String>) -> Result<i64,
     {
         while output.next().await.is_some() {}
     }
-    let inspect = docker.inspect_exec(&exec.id).await.map_err(container_error)?;
+    let inspect = docker
+        .inspect_exec(&exec.id)
+        .await
+        .map_err(container_error)?;
     Ok(inspect.exit_code.unwrap_or(-1))
 }
 
@@ -294,7 +312,11 @@ mod tests {
             .map(|e| {
                 let e = e.unwrap();
                 let h = e.header();
-                (e.path().unwrap().display().to_string(), h.uid().unwrap(), h.size().unwrap())
+                (
+                    e.path().unwrap().display().to_string(),
+                    h.uid().unwrap(),
+                    h.size().unwrap(),
+                )
             })
             .collect();
         assert_eq!(

@@ -49,7 +49,10 @@ pub async fn kill_host_tree(leader: i64, marker: &str) -> bool {
         }
         tokio::time::sleep(ROUND_PAUSE).await;
     }
-    tracing::warn!(leader, "exec process tree still alive after {MAX_ROUNDS} kill rounds");
+    tracing::warn!(
+        leader,
+        "exec process tree still alive after {MAX_ROUNDS} kill rounds"
+    );
     true
 }
 
@@ -67,7 +70,11 @@ fn session_tree(leader: i32) -> Vec<i32> {
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
     let mut tree = HashSet::new();
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
             continue;
         };
         let Some((state, ppid, sid)) = stat_fields(pid) else {

@@ -117,18 +117,33 @@ mod tests {
     #[test]
     fn tiers_three_and_four_share_the_host_pid_namespace_and_may_drop_privileged() {
         let h = body(3, true).host_config.unwrap();
-        assert_eq!((h.privileged, h.pid_mode.as_deref()), (Some(true), Some("host")));
+        assert_eq!(
+            (h.privileged, h.pid_mode.as_deref()),
+            (Some(true), Some("host"))
+        );
         assert_eq!(h.memory, Some(2048 * 1024 * 1024));
         let h = body(4, false).host_config.unwrap();
-        assert_eq!((h.privileged, h.pid_mode.as_deref()), (Some(false), Some("host")));
+        assert_eq!(
+            (h.privileged, h.pid_mode.as_deref()),
+            (Some(false), Some("host"))
+        );
         assert_eq!(h.network_mode.as_deref(), Some("host"));
-        assert!(h.binds.unwrap().contains(&"/var/run/docker.sock:/var/run/docker.sock".into()));
+        assert!(
+            h.binds
+                .unwrap()
+                .contains(&"/var/run/docker.sock:/var/run/docker.sock".into())
+        );
     }
 
     #[test]
     fn the_request_image_wins_over_the_default_and_the_command_is_left_alone() {
         let mut ws = Workspace::sample(None);
-        assert_eq!(container_body(&ws, &settings(true), "v", HashMap::new()).image.unwrap(), "default:1");
+        assert_eq!(
+            container_body(&ws, &settings(true), "v", HashMap::new())
+                .image
+                .unwrap(),
+            "default:1"
+        );
         ws.image = Some("mine:2".into());
         let b = container_body(&ws, &settings(true), "v", HashMap::new());
         assert_eq!(b.image.unwrap(), "mine:2");

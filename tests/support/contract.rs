@@ -1,0 +1,216 @@
+//! The backend contract: what every path to a workspace must do, run against a live workspace.
+//! The Docker and EIC backends both pass this same function.
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use workspace_server::backend::{Backend, BackendError, ExecSpec, FilesRoot, StdStream, TermSize};
+use workspace_server::files::RelPath;
+use workspace_server::workspace::Workspace;
+
+/// Runs every clause of the contract against `ws` on `backend`.
+pub async fn backend_contract(backend: &dyn Backend, ws: &Workspace) {
+    backend.ping().await.expect("ping");
+    exec_round_trips_argv_stdin_env_and_cwd(backend, ws).await;
+    exec_kill_ends_the_whole_tree(backend, ws).await;
+    files_write_read_list_delete(backend, ws).await;
+    terminal_sizes_resizes_and_exits(backend, ws).await;
+}
+
+/// Runs `spec` to the end: (stdout, stderr, exit code).
+pub async fn run(
+    backend: &dyn Backend,
+    ws: &Workspace,
+    spec: ExecSpec,
+) -> (String, String, Option<i64>) {
+    let mut process = backend.exec(ws, &spec).await.expect("exec starts");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    while let Some(chunk) = process.next_output().await {
+        let (stream, bytes) = chunk.expect("output");
+        match stream {
+            StdStream::Stdout => out.extend_from_slice(&bytes),
+            StdStream::Stderr => err.extend_from_slice(&bytes),
+        }
+    }
+    let code = process.exit_code().await.expect("exit code");
+    (
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+        code,
+    )
+}
+
+fn argv(parts: &[&str]) -> ExecSpec {
+    ExecSpec {
+        argv: parts.iter().map(|s| s.to_string()).collect(),
+        ..ExecSpec::default()
+    }
+}
+
+async fn exec_round_trips_argv_stdin_env_and_cwd(backend: &dyn Backend, ws: &Workspace) {
+    let hostile = "a'b\"c $(touch /tmp/contract-p); rm x\n\\ `id` *";
+    let (out, _, code) = run(backend, ws, argv(&["printf", "%s|", hostile, "", "two"])).await;
+    assert_eq!(
+        (out.as_str(), code),
+        (format!("{hostile}||two|").as_str(), Some(0))
+    );
+    let (out, _, _) = run(
+        backend,
+        ws,
+        argv(&[
+            "sh",
+            "-c",
+            "test -e /tmp/contract-p && echo made || echo absent",
+        ]),
+    )
+    .await;
+    assert_eq!(out, "absent\n", "an argv element was interpreted");
+
+    let (out, err, code) = run(
+        backend,
+        ws,
+        argv(&["sh", "-c", "echo o; echo e >&2; exit 9"]),
+    )
+    .await;
+    assert_eq!((out.as_str(), err.as_str(), code), ("o\n", "e\n", Some(9)));
+
+    let spec = ExecSpec {
+        argv: vec![
+            "sh".into(),
+            "-c".into(),
+            "cat; echo \"$CONTRACT_VAR\"; pwd".into(),
+        ],
+        env: vec![("CONTRACT_VAR".into(), "v a l".into())],
+        cwd: Some("/tmp".into()),
+        stdin: Some(b"in\n".to_vec()),
+    };
+    let (out, _, code) = run(backend, ws, spec).await;
+    assert_eq!((out.as_str(), code), ("in\nv a l\n/tmp\n", Some(0)));
+}
+
+async fn exec_kill_ends_the_whole_tree(backend: &dyn Backend, ws: &Workspace) {
+    let mut process = backend
+        .exec(
+            ws,
+            &argv(&["sh", "-c", "sleep 2468 & sleep 2469; echo never"]),
+        )
+        .await
+        .expect("exec starts");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    process.kill().await;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let (ps, _, _) = run(backend, ws, argv(&["ps", "-eo", "args"])).await;
+        if !ps.contains("sleep 2468") && !ps.contains("sleep 2469") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "left running after kill:\n{ps}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn files_write_read_list_delete(backend: &dyn Backend, ws: &Workspace) {
+    let p = |s: &str| RelPath::parse(s).unwrap();
+    let root = FilesRoot(None);
+    backend
+        .write_files(
+            ws,
+            &[
+                (p("contract/d/one.txt"), b"1".to_vec()),
+                (p("contract/two;x"), b"22".to_vec()),
+            ],
+        )
+        .await
+        .expect("write");
+    assert_eq!(
+        backend
+            .read_file(ws, root, &p("contract/d/one.txt"), 10)
+            .await
+            .unwrap(),
+        b"1"
+    );
+    assert_eq!(
+        backend
+            .read_file(ws, root, &p("contract/two;x"), 10)
+            .await
+            .unwrap(),
+        b"22"
+    );
+    assert!(matches!(
+        backend.read_file(ws, root, &p("contract/two;x"), 1).await,
+        Err(BackendError::TooLarge(2))
+    ));
+    let mut listed: Vec<_> = backend
+        .list_files(ws, root, Some(&p("contract")), 2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.path, e.size, e.dir))
+        .collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            ("contract/d".into(), 0, true),
+            ("contract/d/one.txt".into(), 1, false),
+            ("contract/two;x".into(), 2, false),
+        ]
+    );
+    backend
+        .delete_file(ws, &p("contract"))
+        .await
+        .expect("delete");
+    assert!(matches!(
+        backend
+            .read_file(ws, root, &p("contract/d/one.txt"), 10)
+            .await,
+        Err(BackendError::NotFound)
+    ));
+    assert!(matches!(
+        backend.delete_file(ws, &p("contract")).await,
+        Err(BackendError::NotFound)
+    ));
+}
+
+async fn terminal_sizes_resizes_and_exits(backend: &dyn Backend, ws: &Workspace) {
+    let mut session = backend
+        .open_terminal(ws, TermSize { cols: 90, rows: 25 })
+        .await
+        .expect("terminal opens");
+    let mut seen = String::new();
+    let mut expect = async |session: &mut workspace_server::backend::TerminalSession,
+                            needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !seen.contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, session.output.next()).await {
+                Ok(Some(Ok(bytes))) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+                other => panic!("no {needle:?} in {seen:?}: {other:?}"),
+            }
+        }
+    };
+    session.input.write_all(b"stty size\r").await.unwrap();
+    expect(&mut session, "25 90").await;
+    session
+        .control
+        .resize(TermSize {
+            cols: 100,
+            rows: 33,
+        })
+        .await
+        .unwrap();
+    session.input.write_all(b"stty size\r").await.unwrap();
+    expect(&mut session, "33 100").await;
+    session.input.write_all(b"exit 5\r").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, session.output.next()).await {
+            Ok(None) => break,
+            Ok(Some(_)) => continue,
+            Err(_) => panic!("the shell did not end"),
+        }
+    }
+    assert_eq!(session.control.exit_code().await.unwrap(), Some(5));
+}
