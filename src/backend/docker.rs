@@ -273,3 +273,63 @@ fn engine_refused(e: DockerError) -> BackendError {
         other => container_error(other),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::StdStream;
+
+    /// A backend on the test machine's engine, with the test image as default.
+    fn backend() -> DockerBackend {
+        let image = std::env::var("WSS_TEST_IMAGE")
+            .unwrap_or_else(|_| "workspace-server-test:busybox".into());
+        DockerBackend::new(
+            "unix:///var/run/docker.sock",
+            ContainerSettings {
+                default_image: image,
+                privileged: false,
+                limits: [(512, 1024), (2048, 2048), (4096, 4096)],
+            },
+        )
+    }
+
+    async fn ps(docker: &Docker, container: &str) -> String {
+        let spec = ExecSpec {
+            argv: vec!["ps".into(), "-o".into(), "args".into()],
+            ..ExecSpec::default()
+        };
+        let mut p = exec::start(docker, container, &spec).await.unwrap();
+        let mut out = Vec::new();
+        while let Some(Ok((StdStream::Stdout, b))) = p.next_output().await {
+            out.extend_from_slice(&b);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[tokio::test]
+    async fn the_in_container_kill_ends_an_exec_tree_when_host_pids_are_hidden() {
+        let backend = backend();
+        let mut ws = Workspace::sample(None);
+        ws.id = crate::workspace::WorkspaceId::new();
+        ws.tier = 2; // its own PID namespace, as the fallback would see it
+        backend.provision(&ws).await.unwrap();
+        let docker = backend.docker().await.unwrap().clone();
+        let name = container_name(ws.id);
+        let spec = ExecSpec {
+            argv: ["sh", "-c", "sleep 3579 & sleep 3580"]
+                .map(String::from)
+                .into(),
+            ..ExecSpec::default()
+        };
+        let process = exec::start(&docker, &name, &spec).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(ps(&docker, &name).await.contains("sleep 3580"));
+        process.kill_from_inside().await;
+        let left = ps(&docker, &name).await;
+        backend.remove(&ws).await.unwrap();
+        assert!(
+            !left.contains("sleep 3579") && !left.contains("sleep 3580"),
+            "{left}"
+        );
+    }
+}

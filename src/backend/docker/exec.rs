@@ -125,6 +125,19 @@ pub async fn start(
     Ok(DockerExec { handle, output })
 }
 
+#[cfg(test)]
+impl DockerExec {
+    /// The fallback kill alone, as when the engine's PIDs are not visible to the server.
+    pub(crate) async fn kill_from_inside(&self) {
+        kill_in_container(
+            &self.handle.docker,
+            &self.handle.container,
+            &self.handle.marker,
+        )
+        .await;
+    }
+}
+
 #[async_trait]
 impl ExecProcess for DockerExec {
     async fn next_output(&mut self) -> Option<Result<(StdStream, Bytes), BackendError>> {
