@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: installs and starts what the tests need (PostgreSQL on loopback, the
-# Docker engine and its test image),
+# The whole test suite: installs and starts what the tests need (PostgreSQL and an OpenSSH server
+# on loopback, the Docker engine and its test image),
 # then runs the format check, clippy and every test. A missing service is a failure, not a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,12 +23,15 @@ need_packages() {
   fi
 }
 
-need_packages postgresql docker.io busybox-static
+need_packages postgresql docker.io busybox-static openssh-server openssh-client socat
 # shellcheck source=scripts/lib/postgres.sh
 . scripts/lib/postgres.sh
 # shellcheck source=scripts/lib/docker.sh
 . scripts/lib/docker.sh
+# shellcheck source=scripts/lib/sshd.sh
+. scripts/lib/sshd.sh
 start_postgres
+start_sshd
 start_docker
 build_test_image
 remove_test_workspaces

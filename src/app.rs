@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::access::Access;
 use crate::auth::generate_token;
 use crate::backend::docker::{ContainerSettings, DockerBackend};
+use crate::backend::eic::EicBackend;
 use crate::backend::{Backend, Backends};
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -57,19 +58,24 @@ impl App {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding {addr}"))?;
+        let metrics = Arc::new(Metrics::default());
         let state = AppState {
             rate_limiter: Arc::new(RateLimiter::new(config.rate_limit)),
-            store,
+            store: store.clone(),
             access: Arc::new(access),
             backends: Backends {
                 local: config.docker_host().map(|host| {
                     let settings = ContainerSettings::from_config(&config);
                     Arc::new(DockerBackend::new(host, settings)) as Arc<dyn Backend>
                 }),
-                remote: None,
+                remote: Some(Arc::new(EicBackend::new(
+                    config.eic(),
+                    store.clone(),
+                    metrics.clone(),
+                ))),
             },
             config: Arc::new(config),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             shutdown: CancellationToken::new(),
         };
         Ok(App {

@@ -2,6 +2,8 @@
 //! placement.
 
 pub mod docker;
+pub mod eic;
+pub mod marker;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -36,6 +38,12 @@ pub enum BackendError {
     /// The backend does not offer this operation for this workspace.
     #[error("{0}")]
     Unsupported(&'static str),
+    /// The path to the workspace is not set up on this server; the message says what to fix.
+    #[error("{0}")]
+    Unconfigured(String),
+    /// The way to the workspace failed; the message is fixed text, safe to show.
+    #[error("{0}")]
+    Gateway(String),
     /// The engine or transport failed; the detail is logged, never shown to clients.
     #[error("backend failure: {0}")]
     Failed(String),

@@ -87,6 +87,30 @@ pub struct Config {
     #[arg(long, env = "TIER4_CPU_SHARES", default_value_t = 4096)]
     pub tier4_cpu_shares: u64,
 
+    /// The `aws` CLI used for EC2 Instance Connect (a path, or a name looked up on PATH).
+    #[arg(long, env = "AWS_CLI", default_value = "aws")]
+    pub aws_cli: String,
+
+    /// The OpenSSH client (a path, or a name looked up on PATH).
+    #[arg(long, env = "SSH_BIN", default_value = "ssh")]
+    pub ssh_bin: String,
+
+    /// AWS region of the EC2 workspaces.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-2")]
+    pub aws_region: String,
+
+    /// OS user the EIC path logs in as on EC2 workspaces.
+    #[arg(long, env = "WORKSPACE_EC2_OS_USER", default_value = "ubuntu")]
+    pub workspace_ec2_os_user: String,
+
+    /// Control plane that provisions EC2 workspaces; unset, local workspaces use Docker.
+    #[arg(long, env = "CP_PROVISION_URL")]
+    pub cp_provision_url: Option<String>,
+
+    /// Bearer secret for the control plane.
+    #[arg(long, env = "MOLECULE_CP_SHARED_SECRET")]
+    pub molecule_cp_shared_secret: Option<String>,
+
     /// Seconds between the server's pings on an open terminal.
     #[arg(long, env = "TERMINAL_PING_SECS", default_value_t = 30)]
     pub terminal_ping_secs: u64,
@@ -131,6 +155,16 @@ impl Config {
         }
     }
 
+    /// How the EIC path reaches instances.
+    pub fn eic(&self) -> crate::backend::eic::EicConfig {
+        crate::backend::eic::EicConfig {
+            aws: self.aws_cli.clone(),
+            ssh: self.ssh_bin.clone(),
+            region: self.aws_region.clone(),
+            os_user: self.workspace_ec2_os_user.clone(),
+        }
+    }
+
     /// Timings of terminal sessions.
     pub fn terminal_bridge(&self) -> crate::terminal::BridgeConfig {
         crate::terminal::BridgeConfig {
@@ -171,6 +205,15 @@ impl std::fmt::Debug for Config {
             .field("cors_origins", &self.cors_origins)
             .field("rate_limit", &self.rate_limit)
             .field("docker_host", &self.docker_host)
+            .field("aws_cli", &self.aws_cli)
+            .field("ssh_bin", &self.ssh_bin)
+            .field("aws_region", &self.aws_region)
+            .field("workspace_ec2_os_user", &self.workspace_ec2_os_user)
+            .field("cp_provision_url", &self.cp_provision_url)
+            .field(
+                "molecule_cp_shared_secret",
+                &redact(&self.molecule_cp_shared_secret),
+            )
             .field("workspace_image", &self.workspace_image)
             .field("workspace_privileged", &self.workspace_privileged)
             .finish_non_exhaustive()

@@ -105,6 +105,8 @@ impl From<crate::backend::BackendError> for ApiError {
                 ApiError::PayloadTooLarge(format!("file is {size} bytes, over the limit"))
             }
             BackendError::Invalid(msg) => ApiError::BadRequest(msg),
+            BackendError::Unconfigured(msg) => ApiError::Unavailable(msg),
+            BackendError::Gateway(msg) => ApiError::BadGateway(msg),
             BackendError::Unsupported(what) => ApiError::Unprocessable(what.to_owned()),
             BackendError::Failed(detail) => {
                 tracing::warn!(%detail, "backend failure");

@@ -92,10 +92,17 @@ pub async fn terminal(
     let backend = state.backends.for_placement(&Placement::of(&workspace))?;
     let upgrade = upgrade.map_err(|_| ApiError::bad_request("expected a WebSocket upgrade"))?;
     let session = match backend.open_terminal(&workspace, size).await {
+        Ok(session) => session,
         Err(BackendError::NotRunning) => {
             return Err(ApiError::not_found("container not running"));
         }
-        other => other?,
+        Err(e @ (BackendError::Gateway(_) | BackendError::Unconfigured(_))) => {
+            // A browser cannot read the body of a refused upgrade: say it inside the socket.
+            let message = e.to_string();
+            tracing::warn!(workspace_id = %workspace.id, error = %message, "terminal failed to open");
+            return Ok(upgrade.on_upgrade(move |socket| report_error(socket, message)));
+        }
+        Err(e) => return Err(e.into()),
     };
     let guard = KillGuard(Some(session.control.clone()));
     Ok(upgrade.on_upgrade(move |socket| async move {
@@ -173,6 +180,15 @@ async fn run_session(
         created_at: started_at,
     };
     audit::record(&*state.store, row).await;
+}
+
+/// Sends `Error: <message>\r\n` and closes with 1011.
+async fn report_error(mut socket: WebSocket, message: String) {
+    for frame in ServerFrame::error(&message) {
+        if socket.send(to_message(frame)).await.is_err() {
+            break;
+        }
+    }
 }
 
 fn to_message(frame: ServerFrame) -> Message {

@@ -76,7 +76,8 @@ fn rows() -> Vec<Row> {
             200,
             None,
         ),
-        row("GET", "/workspaces/{id}/terminal", Workspace, 503, None),
+        // Past auth, a plain GET (no upgrade headers) is a bad request.
+        row("GET", "/workspaces/{id}/terminal", Workspace, 400, None),
         row("GET", "/workspaces/{id}/activity", Workspace, 200, None),
         row(
             "POST",

@@ -49,6 +49,9 @@ impl Default for Options {
                 // This machine's engine refuses privileged containers (SPEC §8).
                 "--workspace-privileged".into(),
                 "false".into(),
+                // No EIC unless a test asks for it (`Options::eic`): remote workspaces get 503.
+                "--aws-cli".into(),
+                "/nonexistent/aws".into(),
             ],
         }
     }
@@ -68,6 +71,12 @@ impl Options {
     pub async fn postgres(mut self) -> Self {
         self.db = Some(Db::Postgres(fresh_postgres_url().await));
         self
+    }
+
+    /// Reaches EC2 workspaces through the `aws` stand-in and the test sshd.
+    pub fn eic(self) -> Self {
+        let aws = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws");
+        self.arg("--aws-cli", aws)
     }
 
     pub fn no_admin_token(mut self) -> Self {

@@ -36,8 +36,8 @@ async fn a_ticket_opens_the_terminal_route_once() {
     let ws = app.create_workspace(json!({ "name": "t" })).await;
     let (token, _) = app.workspace_token(&ws).await;
     let ticket = issue(&app, &ws, &token).await;
-    // Past auth: this server has no EIC backend, so the first use reaches the 503.
-    assert_eq!(open_with_ticket(&app, &ws, &ticket).await, 503);
+    // Past auth: a plain GET is not a WebSocket upgrade, so the first use reaches the 400.
+    assert_eq!(open_with_ticket(&app, &ws, &ticket).await, 400);
     assert_eq!(
         open_with_ticket(&app, &ws, &ticket).await,
         401,

@@ -13,7 +13,7 @@ use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 
 use super::container_error;
-use super::kill::{self, kill_host_tree, kill_in_container};
+use super::kill::{kill_host_tree, kill_in_container};
 use crate::backend::{
     BackendError, ExecProcess, ExecSpec, StdStream, TermSize, TerminalControl, TerminalSession,
 };
@@ -38,7 +38,7 @@ impl Handle {
         container: &str,
         mut options: CreateExecOptions<String>,
     ) -> Result<(Self, Output, Pin<Box<dyn tokio::io::AsyncWrite + Send>>), BackendError> {
-        let marker = kill::marker(&uuid::Uuid::new_v4().simple().to_string());
+        let marker = crate::backend::marker::new_marker();
         options
             .env
             .get_or_insert_with(Vec::new)

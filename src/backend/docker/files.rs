@@ -14,19 +14,11 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::container_error;
 use super::settings::CONFIGS_MOUNT;
-use crate::backend::{BackendError, FileEntry, FilesRoot};
-use crate::files::{LOCAL_ROOTS, RelPath};
 
 /// Owner of written files and of the directories created for them (the agent user).
 const FILE_OWNER: u64 = 1000;
-/// Renames `tmp dst` pairs into place; on the first failure, removes the remaining temporaries.
-const RENAME_SCRIPT: &str = r#"rc=0
-while [ $# -gt 1 ]; do
-  if [ $rc -eq 0 ]; then mv -f -- "$1" "$2" || rc=1; fi
-  if [ $rc -ne 0 ]; then rm -f -- "$1"; fi
-  shift 2
-done
-exit $rc"#;
+use crate::backend::{BackendError, FileEntry, FilesRoot};
+use crate::files::{LOCAL_ROOTS, RENAME_SCRIPT, RelPath, build_tar, temp_name};
 
 /// The root a local list or read is under: `/configs` unless the caller picked another allowed one.
 pub fn local_root(root: FilesRoot<'_>) -> Result<&'static str, BackendError> {
@@ -163,59 +155,6 @@ pub async fn read(
     .await
 }
 
-/// The temporary name `path` is written under before the rename.
-fn temp_name(path: &RelPath, tag: &str) -> String {
-    let name = format!(".{}.{tag}.tmp", path.file_name());
-    match path.parent() {
-        Some(dir) => format!("{dir}/{name}"),
-        None => name,
-    }
-}
-
-/// A tar holding each file under its temporary name, with entries for the directories on the way.
-fn build_tar(files: &[(RelPath, Vec<u8>)], tag: &str) -> Result<Vec<u8>, BackendError> {
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut dirs = std::collections::BTreeSet::new();
-    let now = chrono::Utc::now().timestamp() as u64;
-    let header = |kind: tar::EntryType, mode: u32, size: u64| {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(kind);
-        h.set_mode(mode);
-        h.set_uid(FILE_OWNER);
-        h.set_gid(FILE_OWNER);
-        h.set_size(size);
-        h.set_mtime(now);
-        h
-    };
-    let failed = |e: std::io::Error| BackendError::Failed(format!("building the archive: {e}"));
-    for (path, content) in files {
-        let mut dir = String::new();
-        for part in path
-            .components()
-            .collect::<Vec<_>>()
-            .split_last()
-            .map_or(&[][..], |s| s.1)
-        {
-            dir = if dir.is_empty() {
-                (*part).to_owned()
-            } else {
-                format!("{dir}/{part}")
-            };
-            if dirs.insert(dir.clone()) {
-                let mut h = header(tar::EntryType::Directory, 0o755, 0);
-                builder
-                    .append_data(&mut h, &dir, std::io::empty())
-                    .map_err(failed)?;
-            }
-        }
-        let mut h = header(tar::EntryType::Regular, 0o644, content.len() as u64);
-        builder
-            .append_data(&mut h, temp_name(path, tag), content.as_slice())
-            .map_err(failed)?;
-    }
-    builder.into_inner().map_err(failed)
-}
-
 /// Writes every file atomically under `/configs`: one upload, then one rename exec.
 pub async fn write(
     docker: &Docker,
@@ -223,7 +162,8 @@ pub async fn write(
     files: &[(RelPath, Vec<u8>)],
 ) -> Result<(), BackendError> {
     let tag = format!("wss-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let archive = build_tar(files, &tag)?;
+    let archive = build_tar(files, &tag, Some(FILE_OWNER))
+        .map_err(|e| BackendError::Failed(format!("building the archive: {e}")))?;
     let options = UploadToContainerOptions {
         path: CONFIGS_MOUNT.to_owned(),
         ..Default::default()
@@ -290,45 +230,6 @@ async fn run(docker: &Docker, container: &str, argv: Vec<String>) -> Result<i64,
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn temporaries_sit_beside_their_target_and_are_hidden() {
-        let p = RelPath::parse("a/b/c.txt").unwrap();
-        assert_eq!(temp_name(&p, "t"), "a/b/.c.txt.t.tmp");
-        assert_eq!(temp_name(&RelPath::parse("x").unwrap(), "t"), ".x.t.tmp");
-    }
-
-    #[test]
-    fn the_upload_archive_creates_parents_once_and_owns_everything_as_the_agent() {
-        let files = [
-            (RelPath::parse("d/e/f").unwrap(), b"1".to_vec()),
-            (RelPath::parse("d/g").unwrap(), b"22".to_vec()),
-        ];
-        let tar = build_tar(&files, "t").unwrap();
-        let mut archive = tar::Archive::new(tar.as_slice());
-        let seen: Vec<(String, u64, u64)> = archive
-            .entries()
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                let h = e.header();
-                (
-                    e.path().unwrap().display().to_string(),
-                    h.uid().unwrap(),
-                    h.size().unwrap(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            seen,
-            [
-                ("d".into(), 1000, 0),
-                ("d/e".into(), 1000, 0),
-                ("d/e/.f.t.tmp".into(), 1000, 1),
-                ("d/.g.t.tmp".into(), 1000, 2),
-            ]
-        );
-    }
 
     #[test]
     fn only_the_documented_roots_may_be_asked_for() {

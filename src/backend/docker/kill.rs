@@ -13,17 +13,12 @@ use futures_util::StreamExt;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-/// The variable set on every exec, naming it, so its processes can be found again.
-pub const MARKER_VAR: &str = "WORKSPACE_SERVER_EXEC";
+use crate::backend::marker::KILL_BY_MARKER_SCRIPT;
+
 /// Most kill rounds before giving up on a tree that keeps forking.
 const MAX_ROUNDS: usize = 50;
 /// Pause between rounds, for killed processes to vanish.
 const ROUND_PAUSE: Duration = Duration::from_millis(20);
-
-/// `MARKER_VAR=<id>`, as put in the exec's environment.
-pub fn marker(exec_marker: &str) -> String {
-    format!("{MARKER_VAR}={exec_marker}")
-}
 
 /// Kills the tree of the exec whose leader is host PID `leader`, if that process is visible here
 /// and carries `marker`. Returns false when it is not visible (the caller falls back).
@@ -119,15 +114,14 @@ fn parse_stat(stat: &str) -> Option<(char, i32, i32)> {
 /// The fallback: an exec inside the container that kills every process whose environment holds
 /// `marker`, twice (a process forked during the first pass is caught by the second).
 pub async fn kill_in_container(docker: &Docker, container: &str, marker: &str) {
-    const SCRIPT: &str = r#"for pass in 1 2; do
-  for d in /proc/[0-9]*; do
-    p=${d#/proc/}
-    [ "$p" = "$$" ] && continue
-    if tr '\0' '\n' < "$d/environ" 2>/dev/null | grep -qxF "$1"; then kill -9 "$p" 2>/dev/null; fi
-  done
-done"#;
     let options = CreateExecOptions {
-        cmd: Some(vec!["/bin/sh", "-c", SCRIPT, "kill-exec", marker]),
+        cmd: Some(vec![
+            "/bin/sh",
+            "-c",
+            KILL_BY_MARKER_SCRIPT,
+            "kill-exec",
+            marker,
+        ]),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
         ..Default::default()
@@ -162,7 +156,7 @@ mod tests {
     async fn a_process_without_the_marker_is_never_touched() {
         // This test process does not carry the marker, so nothing happens to it.
         let me = std::process::id() as i64;
-        assert!(!kill_host_tree(me, &marker("not-this-one")).await);
-        assert!(!kill_host_tree(1, &marker("x")).await);
+        assert!(!kill_host_tree(me, &crate::backend::marker::new_marker()).await);
+        assert!(!kill_host_tree(1, &crate::backend::marker::new_marker()).await);
     }
 }

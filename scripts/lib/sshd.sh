@@ -1,0 +1,47 @@
+# shellcheck shell=bash
+# Starts a test OpenSSH server on 127.0.0.1:$WSS_SSHD_PORT with its own host key and config, for
+# the EIC tests: the `aws` stand-in (tests/fixtures/aws) pushes keys into $WSS_TEST_SSHD_KEYS and
+# tunnels to it. The OS user is `ubuntu`, as on EC2 (created when missing).
+
+WSS_SSHD_PORT="${WSS_SSHD_PORT:-2222}"
+
+start_sshd() {
+  local dir="$WSS_TEST_STATE/sshd"
+  export WSS_TEST_SSHD_PORT="$WSS_SSHD_PORT"
+  export WSS_TEST_SSHD_KEYS="$dir/keys"
+  export WSS_TEST_AWS_LOG="$WSS_TEST_STATE/aws.log"
+  mkdir -p "$dir/keys" /run/sshd
+  chmod 755 "$dir" "$dir/keys"
+  : >"$WSS_TEST_AWS_LOG"
+  id ubuntu >/dev/null 2>&1 || useradd -m -s /bin/bash ubuntu
+  # A locked account (no password at all) is refused by sshd without PAM; '*' only forbids passwords.
+  usermod -p '*' ubuntu
+  [ -f "$dir/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$dir/host_ed25519"
+  cat >"$dir/sshd_config" <<CONF
+Port $WSS_SSHD_PORT
+ListenAddress 127.0.0.1
+HostKey $dir/host_ed25519
+PidFile $dir/sshd.pid
+AuthorizedKeysFile $dir/keys/%u
+StrictModes no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PermitRootLogin no
+MaxSessions 200
+MaxStartups 200:30:400
+CONF
+  if [ -f "$dir/sshd.pid" ] && kill -0 "$(cat "$dir/sshd.pid")" 2>/dev/null; then
+    kill "$(cat "$dir/sshd.pid")"
+    sleep 0.5
+  fi
+  echo "==> starting sshd on 127.0.0.1:$WSS_SSHD_PORT"
+  /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log"
+  for _ in $(seq 1 50); do
+    if (echo >"/dev/tcp/127.0.0.1/$WSS_SSHD_PORT") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "sshd did not come up; its log:" >&2
+  cat "$dir/sshd.log" >&2
+  return 1
+}

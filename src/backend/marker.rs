@@ -1,0 +1,20 @@
+//! Exec markers: a variable put in every exec's environment, so that the processes it started
+//! can be found and killed again from inside the workspace, on either path.
+
+/// The variable naming an exec.
+pub const MARKER_VAR: &str = "WORKSPACE_SERVER_EXEC";
+
+/// A fresh `WORKSPACE_SERVER_EXEC=<random>` assignment.
+pub fn new_marker() -> String {
+    format!("{MARKER_VAR}={}", uuid::Uuid::new_v4().simple())
+}
+
+/// Kills every process whose environment holds the assignment `$1`, in two passes (a process
+/// forked during the first is caught by the second). Needs `sh`, `tr` and `grep`.
+pub const KILL_BY_MARKER_SCRIPT: &str = r#"for pass in 1 2; do
+  for d in /proc/[0-9]*; do
+    p=${d#/proc/}
+    [ "$p" = "$$" ] && continue
+    if tr '\0' '\n' < "$d/environ" 2>/dev/null | grep -qxF "$1"; then kill -9 "$p" 2>/dev/null; fi
+  done
+done"#;
