@@ -15,6 +15,7 @@ use crate::backend::docker::{ContainerSettings, DockerBackend};
 use crate::backend::eic::EicBackend;
 use crate::backend::{Backend, Backends};
 use crate::config::Config;
+use crate::control_plane::ControlPlane;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::store::{self, Store};
@@ -31,6 +32,8 @@ pub struct AppState {
     pub backends: Backends,
     pub metrics: Arc<Metrics>,
     pub rate_limiter: Arc<RateLimiter>,
+    /// The control plane that provisions EC2 workspaces, when `CP_PROVISION_URL` is set.
+    pub control_plane: Option<Arc<ControlPlane>>,
     /// Cancelled when the server shuts down; long-lived sessions watch it.
     pub shutdown: CancellationToken,
 }
@@ -59,6 +62,18 @@ impl App {
             .await
             .with_context(|| format!("binding {addr}"))?;
         let metrics = Arc::new(Metrics::default());
+        let control_plane = config
+            .cp_provision_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .map(|url| {
+                Arc::new(ControlPlane::new(
+                    url,
+                    config.molecule_cp_shared_secret.clone(),
+                    admin_token.map(str::to_owned),
+                    config.molecule_org_id.clone(),
+                ))
+            });
         let state = AppState {
             rate_limiter: Arc::new(RateLimiter::new(config.rate_limit)),
             store: store.clone(),
@@ -76,6 +91,7 @@ impl App {
             },
             config: Arc::new(config),
             metrics,
+            control_plane,
             shutdown: CancellationToken::new(),
         };
         Ok(App {

@@ -17,6 +17,7 @@ pub mod audit;
 pub mod auth;
 pub mod backend;
 pub mod config;
+pub mod control_plane;
 pub mod exec;
 pub mod files;
 pub mod http;

@@ -64,9 +64,15 @@ pub async fn create(
     let parent_id = body.parent_id.or(caller.anchored_org());
     check_parent(&state, &caller, None, parent_id).await?;
 
-    // Local provisioning needs a Docker engine that answers; nothing is stored without one.
+    // Without an instance: the control plane provisions one, else the local Docker engine
+    // (which must answer now: nothing is stored without one).
+    let cp = state
+        .control_plane
+        .clone()
+        .filter(|_| instance_id.is_none());
     let provisioner = match instance_id {
         Some(_) => None,
+        None if cp.is_some() => None,
         None => {
             let backend = state.backends.for_placement(&Placement::Local {
                 container: String::new(),
@@ -76,7 +82,7 @@ pub async fn create(
         }
     };
     let now = Utc::now();
-    let ws = Workspace {
+    let mut ws = Workspace {
         id: WorkspaceId::new(),
         name,
         runtime,
@@ -94,6 +100,13 @@ pub async fn create(
         updated_at: now,
         host_key: None,
     };
+    if let Some(cp) = cp {
+        let instance = cp.provision(&ws).await.map_err(|e| {
+            tracing::warn!(workspace_id = %ws.id, error = %e, "control plane provisioning failed");
+            ApiError::BadGateway("the control plane could not provision the workspace".into())
+        })?;
+        ws.instance_id = Some(instance);
+    }
     state.store.insert_workspace(&ws).await?;
     audit::workspace_event(
         &*state.store,
@@ -285,13 +298,27 @@ pub async fn delete(
     AdminWorkspace { caller, workspace }: AdminWorkspace,
 ) -> Result<Response, ApiError> {
     if workspace.status != Status::Removed {
-        if let placement @ Placement::Local { .. } = Placement::of(&workspace) {
+        match Placement::of(&workspace) {
             // Removing the container and its volume needs the engine that runs them.
-            state
-                .backends
-                .for_placement(&placement)?
-                .remove(&workspace)
-                .await?;
+            placement @ Placement::Local { .. } => {
+                state
+                    .backends
+                    .for_placement(&placement)?
+                    .remove(&workspace)
+                    .await?;
+            }
+            placement @ Placement::Remote { .. } => {
+                if let Some(cp) = &state.control_plane {
+                    cp.terminate(&workspace).await.map_err(|e| {
+                        tracing::warn!(workspace_id = %workspace.id, error = %e, "control plane terminate failed");
+                        ApiError::BadGateway("the control plane could not terminate the instance".into())
+                    })?;
+                }
+                if let Ok(backend) = state.backends.for_placement(&placement) {
+                    // Closes the pooled connection to the instance.
+                    let _ = backend.remove(&workspace).await;
+                }
+            }
         }
         state
             .store

@@ -10,6 +10,7 @@ mod docker_exec;
 mod docker_files;
 mod docker_provision;
 mod docker_terminal;
+mod eic;
 mod errors;
 mod health;
 mod persistence;
