@@ -1,12 +1,56 @@
-//! The backend contract, run against each backend: here the real Docker engine.
+//! The backend contract, run against each backend: the real Docker engine, and the EIC path
+//! with the real `ssh` client and sshd through the `aws` stand-in.
 
 #[path = "support/mod.rs"]
 mod support;
 
 use chrono::Utc;
+use std::sync::Arc;
 use workspace_server::backend::Backend;
+
 use workspace_server::backend::docker::{ContainerSettings, DockerBackend};
+use workspace_server::backend::eic::{EicBackend, EicConfig};
+use workspace_server::metrics::Metrics;
 use workspace_server::workspace::{Status, Workspace, WorkspaceId};
+
+fn workspace(instance_id: Option<String>, runtime: &str) -> Workspace {
+    let now = Utc::now();
+    Workspace {
+        id: WorkspaceId::new(),
+        name: "contract".into(),
+        runtime: runtime.into(),
+        tier: 3,
+        status: Status::Online,
+        parent_id: None,
+        instance_id,
+        image: None,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+        host_key: None,
+    }
+}
+
+#[tokio::test]
+async fn the_eic_backend_meets_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = workspace_server::store::open(None, dir.path())
+        .await
+        .unwrap();
+    let backend = EicBackend::new(
+        EicConfig {
+            aws: concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws").into(),
+            ssh: "ssh".into(),
+            region: "us-east-2".into(),
+            os_user: "ubuntu".into(),
+        },
+        store,
+        Arc::new(Metrics::default()),
+    );
+    let n: u64 = rand::random::<u64>() & 0x0fff_ffff_ffff_ffff;
+    let ws = workspace(Some(format!("i-{n:017x}")), "hermes");
+    support::contract::backend_contract(&backend, &ws).await;
+}
 
 #[tokio::test]
 async fn the_docker_backend_meets_the_contract() {
@@ -20,21 +64,7 @@ async fn the_docker_backend_meets_the_contract() {
             limits: [(512, 1024), (2048, 2048), (4096, 4096)],
         },
     );
-    let now = Utc::now();
-    let ws = Workspace {
-        id: WorkspaceId::new(),
-        name: "contract".into(),
-        runtime: "langgraph".into(),
-        tier: 3,
-        status: Status::Online,
-        parent_id: None,
-        instance_id: None,
-        image: None,
-        last_error: None,
-        created_at: now,
-        updated_at: now,
-        host_key: None,
-    };
+    let ws = workspace(None, "langgraph");
     backend.provision(&ws).await.expect("provision");
     let outcome = tokio::spawn({
         let ws = ws.clone();

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs a benchmark of benches/ (default: all) with the services the tests use (sshd, the `aws`
+# stand-in, Docker), in release mode. Results are printed; docs/benchmarks.md records them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export WSS_TEST_STATE="${WSS_TEST_STATE:-/tmp/workspace-server-test}"
+mkdir -p "$WSS_TEST_STATE"
+# shellcheck source=scripts/lib/sshd.sh
+. scripts/lib/sshd.sh
+start_sshd
+if [ $# -gt 0 ]; then
+  for bench in "$@"; do cargo bench --bench "$bench"; done
+else
+  cargo bench
+fi
