@@ -38,7 +38,11 @@ async fn exec(client: &reqwest::Client, base: &str, token: &str, id: &str) -> Du
         .unwrap();
     let status = res.status();
     let body: Value = res.json().await.unwrap();
-    assert_eq!((status.as_u16(), &body["exit_code"]), (200, &json!(0)), "{body}");
+    assert_eq!(
+        (status.as_u16(), &body["exit_code"]),
+        (200, &json!(0)),
+        "{body}"
+    );
     started.elapsed()
 }
 
