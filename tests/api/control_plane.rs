@@ -69,18 +69,27 @@ async fn server(url: &str) -> TestApp {
         .await
 }
 
+/// A request as admin, through the tenant guard; returns status and JSON body.
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = app
+        .request(method, path)
+        .bearer_auth(&app.admin)
+        .header("X-Molecule-Org-Id", "org-1");
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let res = req.send().await.unwrap();
+    (res.status(), res.json().await.unwrap_or(Value::Null))
+}
+
 async fn create(app: &TestApp) -> (StatusCode, Value) {
     let body = json!({ "name": "saas", "runtime": "hermes", "tier": 2 });
-    let (status, body) = app
-        .request(Method::POST, "/workspaces")
-        .bearer_auth(&app.admin)
-        .header("X-Molecule-Org-Id", "org-1")
-        .json(&body)
-        .send()
-        .await
-        .map(|r| (r.status(), r))
-        .unwrap();
-    (status, body.json().await.unwrap_or(Value::Null))
+    call(app, Method::POST, "/workspaces", Some(body)).await
 }
 
 #[tokio::test]
@@ -99,34 +108,18 @@ async fn a_create_asks_the_control_plane_and_keeps_the_instance_it_returns() {
     assert_eq!(calls[0]["authorization"], "Bearer cp-secret");
     assert_eq!(calls[0]["admin"], app.admin.as_str());
 
-    let ws = app
-        .get(&format!("/workspaces/{id}"))
-        .bearer_auth(&app.admin)
-        .header("X-Molecule-Org-Id", "org-1")
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let (_, ws) = call(&app, Method::GET, &format!("/workspaces/{id}"), None).await;
     assert_eq!(ws["instance_id"], "i-0abc0abc0abc0abc0");
 
     *cp.status.lock().unwrap() = 500;
-    let del = app
-        .delete(&format!("/workspaces/{id}"))
-        .bearer_auth(&app.admin)
-        .header("X-Molecule-Org-Id", "org-1");
+    let path = format!("/workspaces/{id}");
     assert_eq!(
-        del.send().await.unwrap().status(),
+        call(&app, Method::DELETE, &path, None).await.0,
         502,
         "a refused terminate is reported"
     );
     *cp.status.lock().unwrap() = 200;
-    let del = app
-        .delete(&format!("/workspaces/{id}"))
-        .bearer_auth(&app.admin)
-        .header("X-Molecule-Org-Id", "org-1");
-    assert_eq!(del.send().await.unwrap().status(), 200);
+    assert_eq!(call(&app, Method::DELETE, &path, None).await.0, 200);
     let last = cp.calls.lock().unwrap().last().cloned().unwrap();
     assert_eq!(
         last,
@@ -145,15 +138,6 @@ async fn a_refused_provision_is_a_502_and_stores_nothing() {
         !body.to_string().contains("500"),
         "no upstream detail: {body}"
     );
-    let list = app
-        .get("/workspaces")
-        .bearer_auth(&app.admin)
-        .header("X-Molecule-Org-Id", "org-1")
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let (_, list) = call(&app, Method::GET, "/workspaces", None).await;
     assert_eq!(list, json!([]));
 }
