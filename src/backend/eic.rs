@@ -14,12 +14,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tracing::instrument;
 
+use self::conn::Conn;
 use self::pool::{Leased, Pool};
 use super::{
     Backend, BackendError, ExecProcess, ExecSpec, FileEntry, FilesRoot, TermSize, TerminalSession,
 };
 use crate::files::RelPath;
-use crate::metrics::Metrics;
+use crate::metrics::{EicEvent, Metrics};
 use crate::store::Store;
 use crate::workspace::Workspace;
 
@@ -106,6 +107,7 @@ pub struct EicBackend {
     cfg: EicConfig,
     pool: Arc<Pool>,
     store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
     missing: Option<&'static str>,
 }
 
@@ -123,7 +125,7 @@ impl EicBackend {
                 "EIC path unavailable: binary not found; see {DOCS}"
             );
         }
-        let pool = Arc::new(Pool::new(MAX_POOL_ENTRIES, POOL_IDLE, metrics));
+        let pool = Arc::new(Pool::new(MAX_POOL_ENTRIES, POOL_IDLE, metrics.clone()));
         let reaper = Arc::downgrade(&pool);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(10));
@@ -140,6 +142,7 @@ impl EicBackend {
             cfg,
             pool,
             store,
+            metrics,
             missing,
         }
     }
@@ -160,13 +163,18 @@ impl EicBackend {
             .pool
             .lease(&self.cfg, instance, ws.host_key.as_deref())
             .await?;
-        if let Some(key) = recorded_host_key {
-            // Pinned from now on; a failure to store it only delays the pinning.
-            if let Err(e) = self.store.set_host_key(ws.id, &key).await {
-                tracing::error!(workspace_id = %ws.id, error = %e, "could not pin the host key");
-            }
-        }
+        self.pin(ws, recorded_host_key).await;
         Ok(lease)
+    }
+
+    /// Stores a host key recorded by a first connection: pinned from now on. A failure to store
+    /// it only delays the pinning.
+    async fn pin(&self, ws: &Workspace, recorded: Option<String>) {
+        if let Some(key) = recorded
+            && let Err(e) = self.store.set_host_key(ws.id, &key).await
+        {
+            tracing::error!(workspace_id = %ws.id, error = %e, "could not pin the host key");
+        }
     }
 }
 
@@ -229,8 +237,27 @@ impl Backend for EicBackend {
         ws: &Workspace,
         size: TermSize,
     ) -> Result<TerminalSession, BackendError> {
-        let lease = self.lease(ws).await?;
-        pty::open(lease, size)
+        // The terminal has a connection of its own (not the pool's), so that closing the
+        // socket ends its ssh and its tunnel too.
+        if let Some(name) = self.missing {
+            return Err(EicError::Missing(name).into());
+        }
+        let instance = ws
+            .instance_id
+            .as_deref()
+            .ok_or(BackendError::Unsupported("not an EC2 workspace"))?;
+        let (conn, recorded) = match Conn::open(&self.cfg, instance, ws.host_key.as_deref()).await {
+            Ok(opened) => {
+                self.metrics.eic_session(EicEvent::Opened);
+                opened
+            }
+            Err(e) => {
+                self.metrics.eic_session(EicEvent::Failed);
+                return Err(e.into());
+            }
+        };
+        self.pin(ws, recorded).await;
+        pty::open(conn, size)
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]

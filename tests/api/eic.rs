@@ -328,7 +328,7 @@ async fn the_terminal_sizes_resizes_and_closes_with_the_exit_code() {
 }
 
 #[tokio::test]
-async fn closing_the_socket_ends_the_session_s_ssh() {
+async fn closing_the_socket_ends_the_session_s_ssh_and_tunnel() {
     let app = Options::default().eic().spawn().await;
     let i = instance();
     let id = eic_workspace(&app, &i).await;
@@ -338,12 +338,13 @@ async fn closing_the_socket_ends_the_session_s_ssh() {
         .await
         .unwrap();
     read_until(&mut socket, "rea2dy").await;
-    let session = |p: &String| p.contains(" -tt ");
-    assert_eq!(processes_with(&i).iter().filter(|p| session(p)).count(), 1);
+    let procs = processes_with(&i);
+    assert!(procs.iter().any(|p| p.contains(" -tt ")), "{procs:?}");
+    assert!(procs.iter().any(|p| p.contains("open-tunnel")), "{procs:?}");
     socket.close(None).await.unwrap();
     drop(socket);
     let deadline = Instant::now() + Duration::from_secs(2);
-    while processes_with(&i).iter().any(session) {
+    while !processes_with(&i).is_empty() {
         assert!(Instant::now() < deadline, "{:?}", processes_with(&i));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

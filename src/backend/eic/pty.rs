@@ -10,7 +10,7 @@ use portable_pty::{ChildKiller, CommandBuilder, MasterPty, PtySize, native_pty_s
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, watch};
 
-use super::pool::Lease;
+use super::conn::Conn;
 use crate::backend::{BackendError, TermSize, TerminalControl, TerminalSession};
 
 /// Output chunks queued before the reader stops reading the PTY (backpressure to the shell).
@@ -29,12 +29,12 @@ fn failed(what: &str, e: impl std::fmt::Display) -> BackendError {
     BackendError::Failed(format!("{what}: {e}"))
 }
 
-/// Resize, exit status and kill of the ssh client; holds the pool lease while open.
+/// Resize, exit status and kill of the ssh client; holds the session's connection while open.
 struct PtyControl {
     master: Mutex<Box<dyn MasterPty + Send>>,
     killer: Mutex<Box<dyn ChildKiller + Send + Sync>>,
     exit: watch::Receiver<Option<Option<i64>>>,
-    _lease: Lease,
+    _conn: Conn,
 }
 
 #[async_trait]
@@ -67,9 +67,10 @@ impl TerminalControl for PtyControl {
     }
 }
 
-/// Starts the login shell at `size`.
-pub fn open(lease: Lease, size: TermSize) -> Result<TerminalSession, BackendError> {
-    let (program, args) = lease.conn.lock().unwrap().client_argv(None);
+/// Starts the login shell at `size` on `conn`, which is the session's own: it is closed (master
+/// and tunnel with it) when the session ends.
+pub fn open(conn: Conn, size: TermSize) -> Result<TerminalSession, BackendError> {
+    let (program, args) = conn.client_argv(None);
     let pair = native_pty_system()
         .openpty(pty_size(size))
         .map_err(|e| failed("opening a PTY", e))?;
@@ -146,7 +147,7 @@ pub fn open(lease: Lease, size: TermSize) -> Result<TerminalSession, BackendErro
         master: Mutex::new(pair.master),
         killer: Mutex::new(killer),
         exit,
-        _lease: lease,
+        _conn: conn,
     };
     Ok(TerminalSession {
         output,
