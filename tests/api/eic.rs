@@ -382,3 +382,16 @@ async fn no_ssh_or_aws_process_outlives_the_server() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn concurrent_first_uses_build_one_connection() {
+    let app = Options::default().eic().spawn().await;
+    let i = instance();
+    let id = eic_workspace(&app, &i).await;
+    let runs = (0..6).map(|n| app.exec(&id, json!({ "argv": ["echo", n.to_string()] })));
+    for (status, out) in futures_util::future::join_all(runs).await {
+        assert_eq!(status, 200, "{out}");
+    }
+    assert_eq!(aws_calls("send-ssh-public-key", &i).len(), 1);
+    assert_eq!(aws_calls("open-tunnel", &i).len(), 1);
+}
