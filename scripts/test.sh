@@ -23,7 +23,7 @@ need_packages() {
   fi
 }
 
-need_packages postgresql docker.io busybox-static openssh-server openssh-client socat
+need_packages postgresql docker.io busybox-static openssh-server openssh-client socat sudo git
 # shellcheck source=scripts/lib/postgres.sh
 . scripts/lib/postgres.sh
 # shellcheck source=scripts/lib/docker.sh

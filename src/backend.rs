@@ -170,7 +170,20 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<(), BackendError>;
     /// Deletes a file or directory tree; `NotFound` when missing.
     async fn delete_file(&self, ws: &Workspace, path: &RelPath) -> Result<(), BackendError>;
+    /// Puts the staged tree at `staged` in place as plugin `name`, owned by the agent user,
+    /// replacing any previous version atomically (a failure leaves the old one).
+    async fn deliver_plugin(
+        &self,
+        ws: &Workspace,
+        name: &str,
+        staged: &std::path::Path,
+    ) -> Result<(), BackendError>;
+    /// Removes plugin `name`; `NotFound` when it is not installed.
+    async fn remove_plugin(&self, ws: &Workspace, name: &str) -> Result<(), BackendError>;
 }
+
+/// The directory plugins live in, relative to a workspace's files root.
+pub const PLUGINS_SUBDIR: &str = "plugins";
 
 /// How long a backend waits for its engine to answer a ping.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(3);

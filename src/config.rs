@@ -103,6 +103,11 @@ pub struct Config {
     #[arg(long, env = "WORKSPACE_EC2_OS_USER", default_value = "ubuntu")]
     pub workspace_ec2_os_user: String,
 
+    /// Shell command run on an EC2 workspace to restart its agent (after a plugin change, or on
+    /// `POST /workspaces/{id}/restart`); unset, EC2 workspaces are not restarted by this server.
+    #[arg(long, env = "WORKSPACE_EC2_RESTART_COMMAND")]
+    pub workspace_ec2_restart_command: Option<String>,
+
     /// Control plane that provisions EC2 workspaces; unset, local workspaces use Docker.
     #[arg(long, env = "CP_PROVISION_URL")]
     pub cp_provision_url: Option<String>,
@@ -110,6 +115,34 @@ pub struct Config {
     /// Bearer secret for the control plane.
     #[arg(long, env = "MOLECULE_CP_SHARED_SECRET")]
     pub molecule_cp_shared_secret: Option<String>,
+
+    /// The plugin registry: `local://<name>` is `<dir>/<name>/` or `<dir>/<name>.tar.gz`.
+    #[arg(long, env = "PLUGINS_DIR", default_value = "plugins")]
+    pub plugins_dir: PathBuf,
+
+    /// Largest plugin install request body, in bytes.
+    #[arg(long, env = "PLUGIN_INSTALL_BODY_MAX_BYTES", default_value_t = 65536)]
+    pub plugin_install_body_max_bytes: usize,
+
+    /// How long staging a plugin may take: `300`, `30s`, `5m`, `1h`.
+    #[arg(long, env = "PLUGIN_INSTALL_FETCH_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub plugin_install_fetch_timeout: std::time::Duration,
+
+    /// Largest staged plugin tree, in bytes.
+    #[arg(
+        long,
+        env = "PLUGIN_INSTALL_MAX_DIR_BYTES",
+        default_value_t = 104_857_600
+    )]
+    pub plugin_install_max_dir_bytes: u64,
+
+    /// Accepts `github://` sources not pinned to a commit id.
+    #[arg(long, env = "PLUGIN_ALLOW_UNPINNED", default_value_t = false, action = clap::ArgAction::Set)]
+    pub plugin_allow_unpinned: bool,
+
+    /// Base URL `github://owner/repo` sources are fetched from (a mirror, or `file://` in tests).
+    #[arg(long, env = "PLUGIN_GITHUB_URL", default_value = "https://github.com")]
+    pub plugin_github_url: String,
 
     /// Seconds between the server's pings on an open terminal.
     #[arg(long, env = "TERMINAL_PING_SECS", default_value_t = 30)]
@@ -122,6 +155,25 @@ pub struct Config {
     /// Log filter in `tracing` syntax.
     #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
     pub log: String,
+}
+
+/// Parses `300`, `30s`, `5m` or `1h`.
+fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
+    let raw = raw.trim();
+    let (number, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => raw.split_at(i),
+        None => (raw, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("not a duration: {raw:?}"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("not a duration: {raw:?} (use s, m or h)")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 impl Config {
@@ -162,6 +214,20 @@ impl Config {
             ssh: self.ssh_bin.clone(),
             region: self.aws_region.clone(),
             os_user: self.workspace_ec2_os_user.clone(),
+            restart_command: self
+                .workspace_ec2_restart_command
+                .clone()
+                .filter(|c| !c.trim().is_empty()),
+        }
+    }
+
+    /// What plugin staging needs.
+    pub fn plugin_staging(&self) -> crate::plugins::stage::StageSettings {
+        crate::plugins::stage::StageSettings {
+            plugins_dir: self.plugins_dir.clone(),
+            github_base: self.plugin_github_url.clone(),
+            fetch_timeout: self.plugin_install_fetch_timeout,
+            max_dir_bytes: self.plugin_install_max_dir_bytes,
         }
     }
 
@@ -231,6 +297,14 @@ mod tests {
         assert_eq!(c.bind_addr.to_string(), "127.0.0.1");
         assert_eq!(c.rate_limit, RateLimit::per_minute(600));
         assert!(c.database_url.is_none());
+    }
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(parse_duration("300").unwrap().as_secs(), 300);
+        assert_eq!(parse_duration("5m").unwrap().as_secs(), 300);
+        assert_eq!(parse_duration("2h").unwrap().as_secs(), 7200);
+        assert!(parse_duration("5 minutes").is_err());
     }
 
     #[test]

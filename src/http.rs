@@ -8,6 +8,7 @@ mod extract;
 mod files;
 mod health;
 mod layers;
+mod plugins;
 mod terminal;
 mod tokens;
 mod workspaces;
@@ -44,6 +45,12 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/workspaces/{id}/files/{*path}", &["GET", "PUT", "DELETE"]),
     ("/org/tokens", &["POST", "GET"]),
     ("/org/tokens/{token_id}", &["DELETE"]),
+    ("/plugins", &["GET"]),
+    ("/plugins/sources", &["GET"]),
+    ("/workspaces/{id}/plugins", &["GET", "POST"]),
+    ("/workspaces/{id}/plugins/{name}", &["DELETE"]),
+    ("/workspaces/{id}/plugins/{name}/download", &["GET"]),
+    ("/orgs/{id}/plugins/allowlist", &["GET", "PUT"]),
 ];
 
 /// The open group: no token and no tenant header needed.
@@ -100,6 +107,26 @@ pub fn router(state: AppState) -> Router {
             post(tokens::create_org_token).get(tokens::list_org_tokens),
         )
         .route("/org/tokens/{token_id}", delete(tokens::revoke_org_token))
+        .route("/plugins", get(plugins::registry))
+        .route("/plugins/sources", get(plugins::sources))
+        .route(
+            "/workspaces/{id}/plugins",
+            get(plugins::installed).post(plugins::install.layer(DefaultBodyLimit::max(
+                state.config.plugin_install_body_max_bytes,
+            ))),
+        )
+        .route(
+            "/workspaces/{id}/plugins/{name}",
+            delete(plugins::uninstall),
+        )
+        .route(
+            "/workspaces/{id}/plugins/{name}/download",
+            get(plugins::download),
+        )
+        .route(
+            "/orgs/{id}/plugins/allowlist",
+            get(plugins::get_allowlist).put(plugins::put_allowlist),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route_layer(from_fn_with_state(state.clone(), layers::rate_limit));
 

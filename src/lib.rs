@@ -22,6 +22,7 @@ pub mod exec;
 pub mod files;
 pub mod http;
 pub mod metrics;
+pub mod plugins;
 pub mod ratelimit;
 pub mod store;
 pub mod terminal;

@@ -43,6 +43,7 @@ async fn the_eic_backend_meets_the_contract() {
             ssh: "ssh".into(),
             region: "us-east-2".into(),
             os_user: "ubuntu".into(),
+            restart_command: None,
         },
         store,
         Arc::new(Metrics::default()),

@@ -264,6 +264,21 @@ impl Backend for DockerBackend {
     async fn delete_file(&self, ws: &Workspace, path: &RelPath) -> Result<(), BackendError> {
         files::delete(self.docker().await?, &container_name(ws.id), path).await
     }
+
+    #[instrument(skip_all, fields(workspace = %ws.id, plugin = name))]
+    async fn deliver_plugin(
+        &self,
+        ws: &Workspace,
+        name: &str,
+        staged: &std::path::Path,
+    ) -> Result<(), BackendError> {
+        files::deliver_plugin(self.docker().await?, &container_name(ws.id), name, staged).await
+    }
+
+    #[instrument(skip_all, fields(workspace = %ws.id, plugin = name))]
+    async fn remove_plugin(&self, ws: &Workspace, name: &str) -> Result<(), BackendError> {
+        files::remove_plugin(self.docker().await?, &container_name(ws.id), name).await
+    }
 }
 
 /// The engine refused to create or start a container: its reason is the workspace's `last_error`.

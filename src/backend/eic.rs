@@ -38,6 +38,8 @@ pub struct EicConfig {
     pub ssh: String,
     pub region: String,
     pub os_user: String,
+    /// Shell command that restarts the workspace's agent on the instance.
+    pub restart_command: Option<String>,
 }
 
 /// What can go wrong on the EIC path. Texts shown to clients are fixed; stderr is only logged.
@@ -224,11 +226,16 @@ impl Backend for EicBackend {
         Ok(())
     }
 
-    async fn restart(&self, _ws: &Workspace) -> Result<(), BackendError> {
+    /// Runs `WORKSPACE_EC2_RESTART_COMMAND` on the instance; without one, restart is not offered.
+    async fn restart(&self, ws: &Workspace) -> Result<(), BackendError> {
         self.ping().await?;
-        Err(BackendError::Unsupported(
-            "restarting an EC2 workspace is done through its control plane",
-        ))
+        let Some(command) = self.cfg.restart_command.clone() else {
+            return Err(BackendError::Unsupported(
+                "no restart command is configured for EC2 workspaces (WORKSPACE_EC2_RESTART_COMMAND)",
+            ));
+        };
+        let lease = self.lease(ws).await?;
+        ops::restart(&lease, &command).await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]
@@ -312,6 +319,25 @@ impl Backend for EicBackend {
         let base = runtime_base(&ws.runtime);
         let lease = self.lease(ws).await?;
         ops::delete(&lease, base, path).await
+    }
+
+    #[instrument(skip_all, fields(workspace = %ws.id, plugin = name))]
+    async fn deliver_plugin(
+        &self,
+        ws: &Workspace,
+        name: &str,
+        staged: &Path,
+    ) -> Result<(), BackendError> {
+        let base = runtime_base(&ws.runtime);
+        let lease = self.lease(ws).await?;
+        ops::deliver_plugin(&lease, base, name, staged).await
+    }
+
+    #[instrument(skip_all, fields(workspace = %ws.id, plugin = name))]
+    async fn remove_plugin(&self, ws: &Workspace, name: &str) -> Result<(), BackendError> {
+        let base = runtime_base(&ws.runtime);
+        let lease = self.lease(ws).await?;
+        ops::remove_plugin(&lease, base, name).await
     }
 }
 

@@ -123,6 +123,44 @@ fn rows() -> Vec<Row> {
             Some(json!({ "name": "more" })),
         ),
         row("GET", "/org/tokens", Admin, 200, None),
+        row("GET", "/plugins", Open, 200, None),
+        row("GET", "/plugins/sources", Open, 200, None),
+        row("GET", "/workspaces/{id}/plugins", Workspace, 503, None),
+        row(
+            "POST",
+            "/workspaces/{id}/plugins",
+            Workspace,
+            404,
+            Some(json!({ "source": "local://absent" })),
+        ),
+        row(
+            "DELETE",
+            "/workspaces/{id}/plugins/{name}",
+            Workspace,
+            503,
+            None,
+        ),
+        row(
+            "GET",
+            "/workspaces/{id}/plugins/{name}/download",
+            Workspace,
+            404,
+            None,
+        ),
+        row(
+            "GET",
+            "/orgs/{id}/plugins/allowlist",
+            AdminScoped,
+            200,
+            None,
+        ),
+        row(
+            "PUT",
+            "/orgs/{id}/plugins/allowlist",
+            AdminScoped,
+            200,
+            Some(json!({ "plugins": ["a"] })),
+        ),
         row("DELETE", "/org/tokens/{token_id}", AdminScoped, 200, None),
     ]
 }
@@ -169,6 +207,7 @@ fn expected(group: Group, cred: Cred, success: u16) -> u16 {
 
 /// Two orgs, a target workspace in org A, and a credential of every kind.
 struct Fixture {
+    org_a: String,
     target: String,
     target_token: String,
     target_token_id: String,
@@ -192,6 +231,7 @@ async fn fixture(app: &TestApp) -> Fixture {
     let (org_a_token, org_a_token_id) = app.org_token(Some(&org_a)).await;
     let (org_b_token, _) = app.org_token(Some(&org_b)).await;
     Fixture {
+        org_a,
         target,
         target_token,
         target_token_id,
@@ -208,11 +248,18 @@ async fn send(app: &TestApp, row: &Row, cred: Cred, f: &Fixture) -> u16 {
     } else {
         &f.target_token_id
     };
+    // An org route names the org (the target's root); every other `{id}` is the target.
+    let id = if row.path.starts_with("/orgs/") {
+        &f.org_a
+    } else {
+        &f.target
+    };
     let mut path = row
         .path
-        .replace("{id}", &f.target)
+        .replace("{id}", id)
         .replace("{token_id}", token_id)
-        .replace("{*path}", "notes/a.txt");
+        .replace("{*path}", "notes/a.txt")
+        .replace("{name}", "some-plugin");
     if let Cred::QueryToken = cred {
         path = format!(
             "{path}?token={0}&auth_token={0}&access_token={0}",

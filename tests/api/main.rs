@@ -15,6 +15,7 @@ mod eic;
 mod errors;
 mod health;
 mod persistence;
+mod plugins;
 mod tenant;
 mod tickets;
 mod tokens;

@@ -17,8 +17,9 @@ use super::settings::CONFIGS_MOUNT;
 
 /// Owner of written files and of the directories created for them (the agent user).
 const FILE_OWNER: u64 = 1000;
-use crate::backend::{BackendError, FileEntry, FilesRoot};
+use crate::backend::{BackendError, FileEntry, FilesRoot, PLUGINS_SUBDIR};
 use crate::files::{LOCAL_ROOTS, RENAME_SCRIPT, RelPath, build_tar, temp_name};
+use crate::plugins::{self, PLUGIN_OWNER, archive};
 
 /// The root a local list or read is under: `/configs` unless the caller picked another allowed one.
 pub fn local_root(root: FilesRoot<'_>) -> Result<&'static str, BackendError> {
@@ -196,6 +197,74 @@ pub async fn delete(docker: &Docker, container: &str, path: &RelPath) -> Result<
     match run(docker, container, argv).await? {
         0 => Ok(()),
         code => Err(BackendError::Failed(format!("rm exited {code}"))),
+    }
+}
+
+/// Uploads the staged plugin under a temporary name in `/configs/plugins`, owned 1000:1000, then
+/// swaps it into place with one exec.
+pub async fn deliver_plugin(
+    docker: &Docker,
+    container: &str,
+    name: &str,
+    staged: &std::path::Path,
+) -> Result<(), BackendError> {
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let incoming = plugins::incoming_name(name, &tag);
+    let root = staged.to_path_buf();
+    let prefix = format!("{PLUGINS_SUBDIR}/{incoming}");
+    let archive = tokio::task::spawn_blocking(move || archive::pack(&root, &prefix, PLUGIN_OWNER))
+        .await
+        .map_err(|e| BackendError::Failed(e.to_string()))?
+        .map_err(|e| BackendError::Failed(format!("packing the plugin: {e}")))?;
+    let options = UploadToContainerOptions {
+        path: CONFIGS_MOUNT.to_owned(),
+        ..Default::default()
+    };
+    docker
+        .upload_to_container(container, Some(options), bollard::body_full(archive.into()))
+        .await
+        .map_err(container_error)?;
+    let dir = format!("{CONFIGS_MOUNT}/{PLUGINS_SUBDIR}");
+    let argv = [
+        "/bin/sh",
+        "-c",
+        plugins::SWAP_SCRIPT,
+        "swap",
+        &dir,
+        &incoming,
+        name,
+    ]
+    .map(str::to_owned)
+    .into();
+    match run(docker, container, argv).await? {
+        0 => Ok(()),
+        code => Err(BackendError::Failed(format!("plugin swap exited {code}"))),
+    }
+}
+
+/// Removes `/configs/plugins/<name>`; `NotFound` when it is not there.
+pub async fn remove_plugin(
+    docker: &Docker,
+    container: &str,
+    name: &str,
+) -> Result<(), BackendError> {
+    let dir = format!("{CONFIGS_MOUNT}/{PLUGINS_SUBDIR}");
+    let argv = [
+        "/bin/sh",
+        "-c",
+        plugins::REMOVE_SCRIPT,
+        "remove",
+        &dir,
+        name,
+    ]
+    .map(str::to_owned)
+    .into();
+    match run(docker, container, argv).await? {
+        0 => Ok(()),
+        3 => Err(BackendError::NotFound),
+        code => Err(BackendError::Failed(format!(
+            "plugin removal exited {code}"
+        ))),
     }
 }
 

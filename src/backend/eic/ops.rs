@@ -13,8 +13,9 @@ use tokio::sync::mpsc;
 use super::args::{exec_command, script_command};
 use super::pool::{Lease, Pool};
 use crate::backend::marker::{KILL_BY_MARKER_SCRIPT, new_marker};
-use crate::backend::{BackendError, ExecProcess, ExecSpec, FileEntry, StdStream};
+use crate::backend::{BackendError, ExecProcess, ExecSpec, FileEntry, PLUGINS_SUBDIR, StdStream};
 use crate::files::{RENAME_SCRIPT, RelPath, build_tar, temp_name};
+use crate::plugins::{self, PLUGIN_OWNER};
 
 /// ssh's exit status when the connection itself failed.
 const SSH_TRANSPORT_FAILURE: i32 = 255;
@@ -272,5 +273,60 @@ pub async fn delete(lease: &Lease, base: &str, path: &RelPath) -> Result<(), Bac
         0 => Ok(()),
         MISSING => Err(BackendError::NotFound),
         c => Err(failed("delete", c)),
+    }
+}
+
+/// Streams the staged plugin as a tar into `<base>/plugins` under a temporary name, gives it to
+/// the agent user, and swaps it into place: one session.
+pub async fn deliver_plugin(
+    lease: &Lease,
+    base: &str,
+    name: &str,
+    staged: &std::path::Path,
+) -> Result<(), BackendError> {
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let incoming = plugins::incoming_name(name, &tag);
+    let root = staged.to_path_buf();
+    let prefix = incoming.clone();
+    let archive =
+        tokio::task::spawn_blocking(move || plugins::archive::pack(&root, &prefix, PLUGIN_OWNER))
+            .await
+            .map_err(|e| BackendError::Failed(e.to_string()))?
+            .map_err(|e| BackendError::Failed(format!("packing the plugin: {e}")))?;
+    let dir = format!("{base}/{PLUGINS_SUBDIR}");
+    let script = format!(
+        "mkdir -p -- \"$1\" && tar -x -f - --no-same-owner -C \"$1\" || exit 1\n\
+         chown -R {PLUGIN_OWNER}:{PLUGIN_OWNER} -- \"$1/$2\" 2>/dev/null || sudo -n chown -R {PLUGIN_OWNER}:{PLUGIN_OWNER} -- \"$1/$2\" || {{ rm -rf -- \"$1/$2\"; exit 1; }}\n{}",
+        plugins::SWAP_SCRIPT
+    );
+    match run(lease, &script, &[&dir, &incoming, name], &archive)
+        .await?
+        .0
+    {
+        0 => Ok(()),
+        c => Err(failed("plugin delivery", c)),
+    }
+}
+
+pub async fn remove_plugin(lease: &Lease, base: &str, name: &str) -> Result<(), BackendError> {
+    let dir = format!("{base}/{PLUGINS_SUBDIR}");
+    match run(lease, plugins::REMOVE_SCRIPT, &[&dir, name], b"")
+        .await?
+        .0
+    {
+        0 => Ok(()),
+        MISSING => Err(BackendError::NotFound),
+        c => Err(failed("plugin removal", c)),
+    }
+}
+
+/// Runs the configured restart command on the instance.
+pub async fn restart(lease: &Lease, command: &str) -> Result<(), BackendError> {
+    match run(lease, "eval \"$1\"", &[command], b"").await?.0 {
+        0 => Ok(()),
+        c => Err(BackendError::Gateway(format!(
+            "the restart command on the instance exited {c}; see {}",
+            super::DOCS
+        ))),
     }
 }

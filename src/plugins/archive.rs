@@ -1,0 +1,309 @@
+//! Plugin trees in and out of tar: a safe extractor (nothing absolute, no `..`, no link or device
+//! leaving the tree, bounded entries and bytes) and a packer for delivery and download.
+
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+/// Most entries a plugin tree may hold.
+pub const MAX_ENTRIES: usize = 10_000;
+
+/// Why an archive or tree was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("archive entry {0:?} is not a plain relative path")]
+    BadPath(String),
+    #[error("archive entry {0:?} links outside the plugin")]
+    LinkOutside(String),
+    #[error("archive entry {0:?} is a device, fifo or other special file")]
+    Special(String),
+    #[error("the plugin holds more than {MAX_ENTRIES} entries")]
+    TooManyEntries,
+    #[error("the plugin is larger than {0} bytes")]
+    TooLarge(u64),
+    #[error("reading the archive: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A relative path made only of normal components, or `None`.
+fn plain_relative(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(p) => out.push(p),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    (!out.as_os_str().is_empty()).then_some(out)
+}
+
+/// Whether a link at `at` (relative to the tree root) pointing to `target` stays in the tree.
+pub fn link_stays_inside(at: &Path, target: &Path) -> bool {
+    if target.is_absolute() {
+        return false;
+    }
+    let mut depth: i64 = at.parent().map_or(0, |p| p.components().count() as i64);
+    for c in target.components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Refuses to write through a symlink that an earlier entry created.
+fn no_symlink_on_the_way(root: &Path, rel: &Path) -> bool {
+    let mut at = root.to_path_buf();
+    for c in rel.parent().into_iter().flat_map(Path::components) {
+        at.push(c);
+        if at
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            return false;
+        }
+    }
+    true
+}
+
+/// Extracts a gzip-compressed tar into the empty directory `dest`; on error the caller discards
+/// `dest` (nothing is written anywhere else).
+pub fn extract_tar_gz(data: impl Read, dest: &Path, max_bytes: u64) -> Result<(), ArchiveError> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(data));
+    let mut entries = 0usize;
+    let mut bytes = 0u64;
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        entries += 1;
+        if entries > MAX_ENTRIES {
+            return Err(ArchiveError::TooManyEntries);
+        }
+        let raw = entry.path()?.into_owned();
+        let shown = raw.display().to_string();
+        let Some(rel) = plain_relative(&raw) else {
+            return Err(ArchiveError::BadPath(shown));
+        };
+        if !no_symlink_on_the_way(dest, &rel) {
+            return Err(ArchiveError::LinkOutside(shown));
+        }
+        let target = dest.join(&rel);
+        let kind = entry.header().entry_type();
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        match kind {
+            tar::EntryType::Directory => std::fs::create_dir_all(&target)?,
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                bytes += entry.header().size()?;
+                if bytes > max_bytes {
+                    return Err(ArchiveError::TooLarge(max_bytes));
+                }
+                let mode = entry.header().mode().unwrap_or(0o644) & 0o755;
+                let mut file = std::fs::File::create(&target)?;
+                std::io::copy(&mut (&mut entry).take(max_bytes), &mut file)?;
+                set_mode(&target, mode | 0o600)?;
+            }
+            tar::EntryType::Symlink => {
+                let link = entry
+                    .link_name()?
+                    .ok_or_else(|| ArchiveError::BadPath(shown.clone()))?;
+                if !link_stays_inside(&rel, &link) {
+                    return Err(ArchiveError::LinkOutside(shown));
+                }
+                std::os::unix::fs::symlink(&link, &target)?;
+            }
+            tar::EntryType::Link => {
+                let link = entry
+                    .link_name()?
+                    .ok_or_else(|| ArchiveError::BadPath(shown.clone()))?;
+                let Some(source) = plain_relative(&link) else {
+                    return Err(ArchiveError::LinkOutside(shown));
+                };
+                if !no_symlink_on_the_way(dest, &source)
+                    || !dest
+                        .join(&source)
+                        .symlink_metadata()
+                        .is_ok_and(|m| m.is_file())
+                {
+                    return Err(ArchiveError::LinkOutside(shown));
+                }
+                std::fs::copy(dest.join(&source), &target)?;
+            }
+            tar::EntryType::XHeader
+            | tar::EntryType::XGlobalHeader
+            | tar::EntryType::GNULongName
+            | tar::EntryType::GNULongLink => {}
+            _ => return Err(ArchiveError::Special(shown)),
+        }
+    }
+    Ok(())
+}
+
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+/// Tars the tree at `root` under `prefix/`, every entry owned by `owner`; symlinks stay links.
+pub fn pack(root: &Path, prefix: &str, owner: u64) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.follow_symlinks(false);
+    let mut stack = vec![PathBuf::new()];
+    let dir_header = |size: u64, kind: tar::EntryType, mode: u32| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_mode(mode);
+        h.set_uid(owner);
+        h.set_gid(owner);
+        h.set_mtime(0);
+        h
+    };
+    // A directory entry for the prefix and each of its ancestors, so they get the same owner.
+    let mut ancestor = String::new();
+    for part in prefix.split('/').filter(|p| !p.is_empty()) {
+        ancestor = if ancestor.is_empty() {
+            part.to_owned()
+        } else {
+            format!("{ancestor}/{part}")
+        };
+        let mut h = dir_header(0, tar::EntryType::Directory, 0o755);
+        builder.append_data(&mut h, format!("{ancestor}/"), std::io::empty())?;
+    }
+    while let Some(rel) = stack.pop() {
+        let mut children: Vec<_> = std::fs::read_dir(root.join(&rel))?.collect::<Result<_, _>>()?;
+        children.sort_by_key(|e| e.file_name());
+        for child in children {
+            let rel = rel.join(child.file_name());
+            let name = format!("{prefix}/{}", rel.display());
+            let meta = child.path().symlink_metadata()?;
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(child.path())?;
+                let mut h = dir_header(0, tar::EntryType::Symlink, 0o777);
+                builder.append_link(&mut h, &name, &target)?;
+            } else if meta.is_dir() {
+                let mut h = dir_header(0, tar::EntryType::Directory, 0o755);
+                builder.append_data(&mut h, format!("{name}/"), std::io::empty())?;
+                stack.push(rel);
+            } else if meta.is_file() {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = if meta.permissions().mode() & 0o111 != 0 {
+                    0o755
+                } else {
+                    0o644
+                };
+                let mut h = dir_header(meta.len(), tar::EntryType::Regular, mode);
+                builder.append_data(&mut h, &name, std::fs::File::open(child.path())?)?;
+            }
+        }
+    }
+    builder.into_inner()
+}
+
+/// `pack`, gzip-compressed (for downloads).
+pub fn pack_gz(root: &Path, prefix: &str, owner: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let tar = pack(root, prefix, owner)?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar)?;
+    gz.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tar.gz with one entry of `kind` at `path` (and `link` for links), written raw so that
+    /// hostile names are not cleaned up by the builder.
+    fn hostile(path: &str, kind: tar::EntryType, link: Option<&str>) -> Vec<u8> {
+        let mut h = tar::Header::new_old();
+        {
+            let old = h.as_old_mut();
+            old.name[..path.len()].copy_from_slice(path.as_bytes());
+            if let Some(l) = link {
+                old.linkname[..l.len()].copy_from_slice(l.as_bytes());
+            }
+        }
+        h.set_entry_type(kind);
+        h.set_size(if kind == tar::EntryType::Regular {
+            1
+        } else {
+            0
+        });
+        h.set_mode(0o644);
+        h.set_cksum();
+        let mut raw = h.as_bytes().to_vec();
+        if kind == tar::EntryType::Regular {
+            let mut block = [0u8; 512];
+            block[0] = b'x';
+            raw.extend_from_slice(&block);
+        }
+        raw.extend_from_slice(&[0u8; 1024]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &raw).unwrap();
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn hostile_entries_are_refused_and_nothing_lands_outside() {
+        let outer = tempfile::tempdir().unwrap();
+        let cases = [
+            hostile("/etc/evil", tar::EntryType::Regular, None),
+            hostile("../evil", tar::EntryType::Regular, None),
+            hostile("a/../../evil", tar::EntryType::Regular, None),
+            hostile("link", tar::EntryType::Symlink, Some("/etc/passwd")),
+            hostile("link", tar::EntryType::Symlink, Some("../../outside")),
+            hostile("hard", tar::EntryType::Link, Some("/etc/passwd")),
+            hostile("dev", tar::EntryType::Char, None),
+            hostile("blk", tar::EntryType::Block, None),
+            hostile("fifo", tar::EntryType::Fifo, None),
+        ];
+        for (i, data) in cases.iter().enumerate() {
+            let dest = outer.path().join(format!("d{i}"));
+            std::fs::create_dir(&dest).unwrap();
+            assert!(
+                extract_tar_gz(data.as_slice(), &dest, 1 << 20).is_err(),
+                "case {i} accepted"
+            );
+        }
+        assert!(!outer.path().join("evil").exists());
+    }
+
+    #[test]
+    fn links_inside_the_tree_are_kept_and_sizes_are_capped() {
+        assert!(link_stays_inside(Path::new("a/b/link"), Path::new("../c")));
+        assert!(!link_stays_inside(
+            Path::new("a/link"),
+            Path::new("../../c")
+        ));
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(src.path().join("plugin.yaml"), "version: 1\n").unwrap();
+        std::fs::create_dir(src.path().join("skills")).unwrap();
+        std::fs::write(src.path().join("skills/run.sh"), vec![b'x'; 4000]).unwrap();
+        std::os::unix::fs::symlink("skills/run.sh", src.path().join("alias")).unwrap();
+        let gz = pack_gz(src.path(), "p", 1000).unwrap();
+        let dest = tempfile::tempdir().unwrap();
+        extract_tar_gz(gz.as_slice(), dest.path(), 1 << 20).unwrap();
+        assert_eq!(
+            std::fs::read(dest.path().join("p/plugin.yaml")).unwrap(),
+            b"version: 1\n"
+        );
+        assert_eq!(
+            std::fs::read_link(dest.path().join("p/alias")).unwrap(),
+            Path::new("skills/run.sh")
+        );
+        let small = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            extract_tar_gz(gz.as_slice(), small.path(), 1000),
+            Err(ArchiveError::TooLarge(_))
+        ));
+    }
+}
