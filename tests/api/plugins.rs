@@ -500,3 +500,46 @@ async fn a_failed_reinstall_leaves_the_old_version_in_place() {
     );
     app.remove(&id).await;
 }
+
+#[tokio::test]
+async fn an_unreachable_source_is_502_and_a_slow_one_504() {
+    // A listener that accepts and never answers: the fetch runs into its timeout.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((conn, _)) = silent.accept().await {
+            open.push(conn);
+        }
+    });
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let slow = rig(&[
+        ("--plugin-github-url", &silent_url),
+        ("--plugin-install-fetch-timeout", "2s"),
+    ])
+    .await;
+    let id = slow.app.create_workspace(json!({ "name": "p" })).await;
+    let (status, body) = install(
+        &slow.app,
+        &id,
+        json!({ "source": format!("github://a/b#{commit}") }),
+    )
+    .await;
+    assert_eq!(status, 504, "{body}");
+
+    // Nothing listens on port 9 of loopback: the fetch fails at once.
+    let down = rig(&[("--plugin-github-url", "http://127.0.0.1:9")]).await;
+    let id = down.app.create_workspace(json!({ "name": "p" })).await;
+    let (status, body) = install(
+        &down.app,
+        &id,
+        json!({ "source": format!("github://a/b#{commit}") }),
+    )
+    .await;
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        !body.to_string().contains("127.0.0.1"),
+        "no fetch detail in the body: {body}"
+    );
+    held.abort();
+}
