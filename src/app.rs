@@ -34,6 +34,9 @@ pub struct AppState {
     pub rate_limiter: Arc<RateLimiter>,
     /// The control plane that provisions EC2 workspaces, when `CP_PROVISION_URL` is set.
     pub control_plane: Option<Arc<ControlPlane>>,
+    /// Where requests matching no API route go (`CANVAS_PROXY_URL`), and the client to go there.
+    pub canvas: Option<crate::http::canvas::CanvasBase>,
+    pub canvas_client: reqwest::Client,
     /// Cancelled when the server shuts down; long-lived sessions watch it.
     pub shutdown: CancellationToken,
 }
@@ -62,6 +65,11 @@ impl App {
             .await
             .with_context(|| format!("binding {addr}"))?;
         let metrics = Arc::new(Metrics::default());
+        let canvas = config
+            .canvas_proxy_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .map(crate::http::canvas::CanvasBase::new);
         let control_plane = config
             .cp_provision_url
             .as_deref()
@@ -92,6 +100,11 @@ impl App {
             config: Arc::new(config),
             metrics,
             control_plane,
+            canvas,
+            canvas_client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .context("building the canvas client")?,
             shutdown: CancellationToken::new(),
         };
         Ok(App {

@@ -144,6 +144,10 @@ pub struct Config {
     #[arg(long, env = "PLUGIN_GITHUB_URL", default_value = "https://github.com")]
     pub plugin_github_url: String,
 
+    /// The canvas behind the same origin: requests matching no API route are proxied there.
+    #[arg(long, env = "CANVAS_PROXY_URL")]
+    pub canvas_proxy_url: Option<String>,
+
     /// Seconds between the server's pings on an open terminal.
     #[arg(long, env = "TERMINAL_PING_SECS", default_value_t = 30)]
     pub terminal_ping_secs: u64,

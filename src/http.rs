@@ -2,6 +2,7 @@
 
 mod activity;
 mod auth;
+pub mod canvas;
 mod error;
 mod exec;
 mod extract;
@@ -133,7 +134,7 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(open)
         .merge(api)
-        .fallback(|| async { ApiError::not_found("not found").into_response() })
+        .fallback(canvas::fallback)
         .method_not_allowed_fallback(|| async {
             (
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,

@@ -6,6 +6,7 @@ mod support;
 mod helpers;
 
 mod auth_matrix;
+mod canvas;
 mod control_plane;
 mod docker_exec;
 mod docker_files;

@@ -1,0 +1,180 @@
+//! One origin for the canvas and the API (SPEC §9): with `CANVAS_PROXY_URL`, a request that
+//! matches no API route is passed to the canvas (WebSocket upgrades included) without its
+//! `Authorization` and `Cookie` headers; without it, the JSON 404.
+
+use axum::body::Body;
+use axum::extract::ws::{Message as AxMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt, TryStreamExt};
+use tokio_tungstenite::tungstenite::Message as TMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use super::error::ApiError;
+use crate::app::AppState;
+
+/// Headers never passed on: credentials of this API, and hop-by-hop headers.
+const DROPPED: &[HeaderName] = &[
+    header::AUTHORIZATION,
+    header::COOKIE,
+    header::HOST,
+    header::CONNECTION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+    header::CONTENT_LENGTH,
+];
+
+fn cleaned(headers: &HeaderMap) -> HeaderMap {
+    let mut out = headers.clone();
+    for name in DROPPED {
+        out.remove(name);
+    }
+    out.remove("keep-alive");
+    out
+}
+
+/// The fallback of the router.
+pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
+    let Some(base) = state.canvas.clone() else {
+        return ApiError::not_found("not found").into_response();
+    };
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let is_upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if is_upgrade {
+        let (mut parts, _) = req.into_parts();
+        let headers = parts.headers.clone();
+        return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+            Ok(upgrade) => websocket(upgrade, &base.ws, &path, &headers).await,
+            Err(e) => e.into_response(),
+        };
+    }
+    http(&state, &base.http, &path, req).await
+}
+
+/// The canvas's address, for plain requests and for WebSockets.
+#[derive(Clone, Debug)]
+pub struct CanvasBase {
+    pub http: String,
+    pub ws: String,
+}
+
+impl CanvasBase {
+    pub fn new(url: &str) -> Self {
+        let http = url.trim_end_matches('/').to_owned();
+        let ws = if let Some(rest) = http.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else {
+            format!("ws://{}", http.strip_prefix("http://").unwrap_or(&http))
+        };
+        Self { http, ws }
+    }
+}
+
+fn unavailable() -> Response {
+    ApiError::BadGateway("the canvas is not reachable".into()).into_response()
+}
+
+async fn http(state: &AppState, base: &str, path: &str, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = reqwest::Body::wrap_stream(body.into_data_stream());
+    let sent = state
+        .canvas_client
+        .request(parts.method, format!("{base}{path}"))
+        .headers(cleaned(&parts.headers))
+        .body(body)
+        .send()
+        .await;
+    let upstream = match sent {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "canvas request failed");
+            return unavailable();
+        }
+    };
+    let status =
+        StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let headers = cleaned(upstream.headers());
+    let stream = upstream.bytes_stream().map_err(std::io::Error::other);
+    let mut response = Response::new(Body::from_stream(stream));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+async fn websocket(
+    upgrade: WebSocketUpgrade,
+    base: &str,
+    path: &str,
+    headers: &HeaderMap,
+) -> Response {
+    let Ok(mut request) = format!("{base}{path}").into_client_request() else {
+        return unavailable();
+    };
+    if let Some(protocols) = headers.get(header::SEC_WEBSOCKET_PROTOCOL) {
+        request
+            .headers_mut()
+            .insert(header::SEC_WEBSOCKET_PROTOCOL, protocols.clone());
+    }
+    let upstream = match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => socket,
+        Err(e) => {
+            tracing::warn!(error = %e, "canvas WebSocket failed");
+            return unavailable();
+        }
+    };
+    upgrade.on_upgrade(move |client| pump(client, upstream))
+}
+
+/// Copies frames both ways until either side closes.
+async fn pump(
+    client: WebSocket,
+    upstream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) {
+    let (mut client_tx, mut client_rx) = client.split();
+    let (mut up_tx, mut up_rx) = upstream.split();
+    let to_canvas = async {
+        while let Some(Ok(msg)) = client_rx.next().await {
+            let msg = match msg {
+                AxMessage::Text(t) => TMessage::Text(t.as_str().into()),
+                AxMessage::Binary(b) => TMessage::Binary(b),
+                AxMessage::Ping(b) => TMessage::Ping(b),
+                AxMessage::Pong(b) => TMessage::Pong(b),
+                AxMessage::Close(_) => break,
+            };
+            if up_tx.send(msg).await.is_err() {
+                break;
+            }
+        }
+        let _ = up_tx.close().await;
+    };
+    let to_client = async {
+        while let Some(Ok(msg)) = up_rx.next().await {
+            let msg = match msg {
+                TMessage::Text(t) => AxMessage::Text(t.as_str().into()),
+                TMessage::Binary(b) => AxMessage::Binary(b),
+                TMessage::Ping(b) => AxMessage::Ping(b),
+                TMessage::Pong(b) => AxMessage::Pong(b),
+                TMessage::Close(_) => break,
+                TMessage::Frame(_) => continue,
+            };
+            if client_tx.send(msg).await.is_err() {
+                break;
+            }
+        }
+        let _ = client_tx.close().await;
+    };
+    tokio::select! { () = to_canvas => {}, () = to_client => {} }
+}
