@@ -23,17 +23,20 @@ need_packages() {
   fi
 }
 
-need_packages postgresql docker.io busybox-static openssh-server openssh-client socat sudo git
+need_packages postgresql docker.io busybox-static openssh-server openssh-client socat sudo git debootstrap
 # shellcheck source=scripts/lib/postgres.sh
 . scripts/lib/postgres.sh
 # shellcheck source=scripts/lib/docker.sh
 . scripts/lib/docker.sh
 # shellcheck source=scripts/lib/sshd.sh
 . scripts/lib/sshd.sh
+# shellcheck source=scripts/lib/images.sh
+. scripts/lib/images.sh
 start_postgres
 start_sshd
 start_docker
 build_test_image
+build_base_image
 remove_test_workspaces
 trap remove_test_workspaces EXIT
 

@@ -7,6 +7,10 @@ use workspace_server::config::Config;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // `workspace-server healthcheck`: for container HEALTHCHECKs, with no curl in the image.
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        return healthcheck().await;
+    }
     let config = Config::parse();
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info")))
@@ -31,6 +35,25 @@ async fn run(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!(addr = %app.local_addr()?, "workspace-server listening");
     app.serve(shutdown_signal()).await
+}
+
+/// Asks this machine's server (`PORT`, default 8080) for `/health`; exit 0 when it answers 200.
+async fn healthcheck() -> std::process::ExitCode {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let port = std::env::var("PORT").unwrap_or_else(|_| "8080".into());
+    let check = async {
+        let mut stream = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}")).await?;
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        Ok::<bool, std::io::Error>(response.starts_with(b"HTTP/1.1 200"))
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(5), check).await {
+        Ok(Ok(true)) => std::process::ExitCode::SUCCESS,
+        _ => std::process::ExitCode::FAILURE,
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.
