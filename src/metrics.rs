@@ -32,7 +32,7 @@ impl Metrics {
             .or_default() += 1;
     }
 
-    /// Counts an exec run by outcome (`exited`, `timed_out`, `failed`).
+    /// Counts an exec run by outcome (`ok`, `nonzero`, `timed_out`, `disconnected`, `error`).
     pub fn exec_run(&self, outcome: &'static str) {
         *self
             .exec
