@@ -35,8 +35,8 @@ PermitRootLogin no
 MaxSessions 200
 MaxStartups 200:30:400
 CONF
-  if [ -f "$dir/sshd.pid" ] && kill -0 "$(cat "$dir/sshd.pid")" 2>/dev/null; then
-    kill "$(cat "$dir/sshd.pid")"
+  # A test sshd of an earlier run (of this or another checkout) holds the port: replace it.
+  if pkill -f '^/usr/sbin/sshd -f .*/sshd/sshd_config' 2>/dev/null; then
     sleep 0.5
   fi
   echo "==> starting sshd on 127.0.0.1:$WSS_SSHD_PORT"
