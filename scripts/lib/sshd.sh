@@ -36,13 +36,19 @@ MaxSessions 200
 MaxStartups 200:30:400
 CONF
   # A test sshd of an earlier run (of this or another checkout) holds the port: replace it.
-  if pkill -f '^/usr/sbin/sshd -f .*/sshd/sshd_config' 2>/dev/null; then
+  # (A listening sshd retitles itself "sshd: /usr/sbin/sshd -f … [listener] …".)
+  if pkill -f '/usr/sbin/sshd -f .*/sshd/sshd_config' 2>/dev/null; then
     sleep 0.5
   fi
+  rm -f "$dir/sshd.pid"
   echo "==> starting sshd on 127.0.0.1:$WSS_SSHD_PORT"
   /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log"
   for _ in $(seq 1 50); do
-    if (echo >"/dev/tcp/127.0.0.1/$WSS_SSHD_PORT") 2>/dev/null; then return 0; fi
+    # Ours, not whatever else may hold the port: its pid file names a live process.
+    if [ -s "$dir/sshd.pid" ] && kill -0 "$(cat "$dir/sshd.pid")" 2>/dev/null &&
+      (echo >"/dev/tcp/127.0.0.1/$WSS_SSHD_PORT") 2>/dev/null; then
+      return 0
+    fi
     sleep 0.1
   done
   echo "sshd did not come up; its log:" >&2
