@@ -7,7 +7,11 @@ export WSS_TEST_STATE="${WSS_TEST_STATE:-/tmp/workspace-server-test}"
 mkdir -p "$WSS_TEST_STATE"
 # shellcheck source=scripts/lib/sshd.sh
 . scripts/lib/sshd.sh
+# shellcheck source=scripts/lib/docker.sh
+. scripts/lib/docker.sh
 start_sshd
+start_docker
+build_test_image
 if [ $# -gt 0 ]; then
   for bench in "$@"; do cargo bench --bench "$bench"; done
 else

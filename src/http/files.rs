@@ -21,7 +21,8 @@ use crate::files::{MAX_BULK_FILES, MAX_LIST_DEPTH, MAX_READ_BYTES, RelPath};
 use crate::store::NewActivity;
 use crate::workspace::{Placement, Status, Workspace};
 
-/// Largest body of a files write, in bytes: a bulk replace of many files.
+/// Largest body of a files write, in bytes (so also the largest file a write can carry; reads
+/// stop at `MAX_READ_BYTES`).
 pub const MAX_FILES_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// The `{*path}` of a files route, parsed.
@@ -127,22 +128,12 @@ pub struct WriteBody {
     content: String,
 }
 
-fn check_size(path: &RelPath, content: &str) -> Result<(), ApiError> {
-    if content.len() as u64 > MAX_READ_BYTES {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "{path}: files are limited to {MAX_READ_BYTES} bytes"
-        )));
-    }
-    Ok(())
-}
-
 pub async fn write(
     State(state): State<AppState>,
     WorkspaceCaller { caller, workspace }: WorkspaceCaller,
     FilePath(path): FilePath,
     Json(body): Json<WriteBody>,
 ) -> Result<Response, ApiError> {
-    check_size(&path, &body.content)?;
     let backend = backend_of(&state, &workspace)?;
     backend
         .write_files(&workspace, &[(path.clone(), body.content.into_bytes())])
@@ -191,7 +182,6 @@ pub async fn replace(
     for (raw, content) in body.files {
         let path =
             RelPath::parse(&raw).map_err(|e| ApiError::bad_request(format!("{raw:?}: {e}")))?;
-        check_size(&path, &content)?;
         batch.push((path, content.into_bytes()));
     }
     let backend = backend_of(&state, &workspace)?;

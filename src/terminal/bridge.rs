@@ -4,7 +4,11 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
+use std::pin::Pin;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::FutureExt;
+use futures_util::stream::Peekable;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
@@ -12,7 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::{CLOSE_GOING_AWAY, ClientFrame, Control, ServerFrame};
-use crate::backend::TerminalSession;
+use crate::backend::{ByteStream, TerminalSession};
 
 /// Timings of a session.
 #[derive(Clone, Copy, Debug)]
@@ -43,6 +47,33 @@ pub struct SessionStats {
     pub error: Option<String>,
 }
 
+/// Largest output frame the bridge builds by joining chunks that are already waiting, in bytes.
+const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Joins `first` with output chunks that are ready now (never waiting), up to `MAX_FRAME_BYTES`.
+/// An end or an error is left in the stream for the main loop.
+fn coalesce(first: Bytes, output: &mut Peekable<ByteStream>) -> Bytes {
+    let mut joined: Option<BytesMut> = None;
+    let mut len = first.len();
+    while len < MAX_FRAME_BYTES {
+        match Pin::new(&mut *output).peek().now_or_never() {
+            Some(Some(Ok(_))) => {}
+            _ => break,
+        }
+        let Some(Some(Ok(next))) = output.next().now_or_never() else {
+            break;
+        };
+        let buf = joined.get_or_insert_with(|| {
+            let mut b = BytesMut::with_capacity(MAX_FRAME_BYTES);
+            b.extend_from_slice(&first);
+            b
+        });
+        buf.extend_from_slice(&next);
+        len = buf.len();
+    }
+    joined.map_or(first, BytesMut::freeze)
+}
+
 /// Keystrokes queued for the shell before the bridge stops reading the client.
 const INPUT_QUEUE: usize = 64;
 
@@ -60,10 +91,11 @@ where
     Rx: Stream<Item = ClientFrame> + Unpin,
 {
     let TerminalSession {
-        mut output,
+        output,
         mut input,
         control,
     } = session;
+    let mut output = output.peekable();
     // Input is written by its own task, so a shell that stops reading never stalls its output.
     let (keys, mut queued) = mpsc::channel::<Bytes>(INPUT_QUEUE);
     let writer = tokio::spawn(async move {
@@ -88,6 +120,8 @@ where
             chunk = output.next() => match chunk {
                 Some(Ok(bytes)) => {
                     last_activity = Instant::now();
+                    // Output already waiting joins this frame: fewer, larger frames and flushes.
+                    let bytes = coalesce(bytes, &mut output);
                     stats.bytes_out += bytes.len() as u64;
                     if tx.send(ServerFrame::Output(bytes)).await.is_err() {
                         stats.end = "client_closed";
