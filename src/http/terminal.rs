@@ -66,6 +66,9 @@ impl FromRequestParts<AppState> for TerminalCaller {
     }
 }
 
+/// Read buffer of a terminal's WebSocket, in bytes.
+const SOCKET_BUFFER_BYTES: usize = 4 * 1024;
+
 #[derive(Deserialize)]
 pub struct SizeQuery {
     cols: Option<u16>,
@@ -105,6 +108,11 @@ pub async fn terminal(
         Err(e) => return Err(e.into()),
     };
     let guard = KillGuard(Some(session.control.clone()));
+    // Small socket buffers: an idle session should cost little; the bridge already joins
+    // output into frames of up to 64 KiB, so large buffers buy nothing.
+    let upgrade = upgrade
+        .read_buffer_size(SOCKET_BUFFER_BYTES)
+        .write_buffer_size(0);
     Ok(upgrade.on_upgrade(move |socket| async move {
         run_session(state, caller, workspace.id, size, session, socket).await;
         guard.disarm();
