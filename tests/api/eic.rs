@@ -125,7 +125,8 @@ async fn a_killed_tunnel_poisons_the_entry_and_the_next_exec_reconnects() {
     let app = Options::default().eic().spawn().await;
     let i = instance();
     let id = eic_workspace(&app, &i).await;
-    assert_eq!(app.exec(&id, json!({ "argv": ["true"] })).await.0, 200);
+    let (status, body) = app.exec(&id, json!({ "argv": ["true"] })).await;
+    assert_eq!(status, 200, "{body}");
     let line = aws_calls("open-tunnel", &i).pop().unwrap();
     let pid: i32 = line.rsplit(' ').next().unwrap().parse().unwrap();
     nix::sys::signal::kill(

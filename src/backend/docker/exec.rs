@@ -20,6 +20,9 @@ use crate::backend::{
 
 type Output = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
 
+/// How long to wait for the engine to record an exit code after the output ended.
+const EXIT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The shell of a terminal: bash when the image has it, else sh.
 const SHELL_PROBE: &str = "if [ -x /bin/bash ]; then exec /bin/bash; else exec /bin/sh; fi";
 
@@ -70,13 +73,24 @@ impl Handle {
         Ok((handle, output, input))
     }
 
+    /// The exit code once the engine has recorded it: right after the output ends, the engine may
+    /// still say the exec is running for a moment, so ask again for up to `EXIT_WAIT`.
     async fn exit_code(&self) -> Result<Option<i64>, BackendError> {
-        let inspect = self
-            .docker
-            .inspect_exec(&self.exec_id)
-            .await
-            .map_err(container_error)?;
-        Ok(inspect.exit_code.filter(|_| inspect.running != Some(true)))
+        let deadline = tokio::time::Instant::now() + EXIT_WAIT;
+        loop {
+            let inspect = self
+                .docker
+                .inspect_exec(&self.exec_id)
+                .await
+                .map_err(container_error)?;
+            if inspect.running != Some(true) {
+                return Ok(inspect.exit_code);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     /// Kills the exec's process tree, from the host when its PIDs are visible, else from inside.
