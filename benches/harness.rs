@@ -553,6 +553,49 @@ impl ControlMaster {
         total as f64 / 1048576.0 / started.elapsed().as_secs_f64()
     }
 
+    /// MiB/s of the flood through this master by `ssh -tt` under a local PTY, read from the PTY:
+    /// the EIC terminal's own shape, without the server.
+    fn flood_under_pty(&self) -> f64 {
+        let ctl = format!("ControlPath={}", self.dir.path().join("ctl").display());
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: 50,
+                cols: 200,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = CommandBuilder::new("ssh");
+        cmd.args([
+            "-F",
+            "/dev/null",
+            "-o",
+            &ctl,
+            "-o",
+            "ControlMaster=no",
+            "-tt",
+            "-l",
+            "ubuntu",
+            "x",
+            "--",
+        ]);
+        cmd.arg(format!("head -c {THROUGHPUT_RAW} /dev/zero | base64"));
+        let started = Instant::now();
+        let mut child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut total = 0u64;
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+        }
+        let _ = child.wait();
+        total as f64 / 1048576.0 / started.elapsed().as_secs_f64()
+    }
+
     fn exec_true(&self) -> f64 {
         let ctl = format!("ControlPath={}", self.dir.path().join("ctl").display());
         timed_command(
@@ -606,6 +649,7 @@ async fn main() {
 
     // 1. Terminal throughput.
     let cm = ControlMaster::open("i-00000000000bee0ab");
+    let mut ssh_pty = Vec::new();
     let (mut raw, mut dock, mut eic, mut api_t, mut ssh_t) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
@@ -618,8 +662,10 @@ async fn main() {
         api_t.push(direct_api_throughput(&docker, &container).await);
         eic.push(ws_throughput(&server, &remote).await);
         ssh_t.push(cm.flood());
+        ssh_pty.push(tokio::task::block_in_place(|| cm.flood_under_pty()));
     }
     drop(cm);
+    let ssh_pty = stats(ssh_pty);
     let (raw, dock, eic, api_t, ssh_t) = (
         stats(raw),
         stats(dock),
@@ -655,6 +701,16 @@ async fn main() {
         mibs(&eic),
         &format!("ssh -tt on a ControlMaster, no server {}", mibs(&ssh_t)),
         pct(&eic, &ssh_t),
+        "—",
+    );
+    row(
+        "terminal throughput, EIC",
+        mibs(&eic),
+        &format!(
+            "the same ssh -tt under a local PTY, no server {}",
+            mibs(&ssh_pty)
+        ),
+        pct(&eic, &ssh_pty),
         "—",
     );
 
