@@ -16,6 +16,7 @@ mod eic;
 mod errors;
 mod health;
 mod persistence;
+mod plugin_failures;
 mod plugins;
 mod tenant;
 mod tickets;
