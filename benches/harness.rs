@@ -110,7 +110,17 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// SIGTERM, as an operator would stop it: the server then closes its pooled ssh masters
+    /// (a SIGKILL would leave them running). SIGKILL only if it is still up after 10 s.
     fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        for _ in 0..100 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -83,6 +83,14 @@ while [ $# -gt 1 ]; do
 done
 exit $rc"#;
 
+/// A fresh tag for temporary names (`wss-` and 12 hex digits).
+pub fn temp_tag() -> String {
+    format!("wss-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// Exit code the server's remote scripts use for "no such path".
+pub const EXIT_MISSING: i32 = 3;
+
 /// The temporary name `path` is written under before the rename.
 pub fn temp_name(path: &RelPath, tag: &str) -> String {
     let name = format!(".{}.{tag}.tmp", path.file_name());

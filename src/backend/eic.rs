@@ -149,15 +149,19 @@ impl EicBackend {
         }
     }
 
-    /// A pooled connection to the workspace's instance, pinning its host key on first contact.
-    async fn lease(&self, ws: &Workspace) -> Result<pool::Lease, BackendError> {
+    /// The workspace's instance, when this server can reach instances at all.
+    fn instance_of<'w>(&self, ws: &'w Workspace) -> Result<&'w str, BackendError> {
         if let Some(name) = self.missing {
             return Err(EicError::Missing(name).into());
         }
-        let instance = ws
-            .instance_id
+        ws.instance_id
             .as_deref()
-            .ok_or(BackendError::Unsupported("not an EC2 workspace"))?;
+            .ok_or(BackendError::Unsupported("not an EC2 workspace"))
+    }
+
+    /// A pooled connection to the workspace's instance, pinning its host key on first contact.
+    async fn lease(&self, ws: &Workspace) -> Result<pool::Lease, BackendError> {
+        let instance = self.instance_of(ws)?;
         let Leased {
             lease,
             recorded_host_key,
@@ -246,13 +250,7 @@ impl Backend for EicBackend {
     ) -> Result<TerminalSession, BackendError> {
         // The terminal has a connection of its own (not the pool's), so that closing the
         // socket ends its ssh and its tunnel too.
-        if let Some(name) = self.missing {
-            return Err(EicError::Missing(name).into());
-        }
-        let instance = ws
-            .instance_id
-            .as_deref()
-            .ok_or(BackendError::Unsupported("not an EC2 workspace"))?;
+        let instance = self.instance_of(ws)?;
         let (conn, recorded) = match Conn::open(&self.cfg, instance, ws.host_key.as_deref()).await {
             Ok(opened) => {
                 self.metrics.eic_session(EicEvent::Opened);

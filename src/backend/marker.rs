@@ -10,11 +10,13 @@ pub fn new_marker() -> String {
 }
 
 /// Kills every process whose environment holds the assignment `$1`, in two passes (a process
-/// forked during the first is caught by the second). Needs `sh`, `tr` and `grep`.
+/// forked during the first is caught by the second). One `grep` reads every environment, so the
+/// cost stays flat however many processes the workspace runs. Needs `sh` and a `grep` with `-z`
+/// (GNU or busybox).
 pub const KILL_BY_MARKER_SCRIPT: &str = r#"for pass in 1 2; do
-  for d in /proc/[0-9]*; do
-    p=${d#/proc/}
-    [ "$p" = "$$" ] && continue
-    if tr '\0' '\n' < "$d/environ" 2>/dev/null | grep -qxF "$1"; then kill -9 "$p" 2>/dev/null; fi
+  for f in $(grep -lxzF -- "$1" /proc/[0-9]*/environ 2>/dev/null); do
+    p=${f#/proc/}
+    p=${p%/environ}
+    [ "$p" = "$$" ] || kill -9 "$p" 2>/dev/null
   done
 done"#;

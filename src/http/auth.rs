@@ -32,6 +32,14 @@ pub async fn header_caller(parts: &Parts, state: &AppState) -> Result<Option<Cal
     Ok(state.access.caller(value).await?)
 }
 
+/// Refuses to work on a removed workspace (409); a removed one can still be read and deleted.
+pub fn live(ws: &Workspace) -> Result<(), ApiError> {
+    if ws.status == crate::workspace::Status::Removed {
+        return Err(ApiError::Conflict("workspace has been removed".into()));
+    }
+    Ok(())
+}
+
 /// A caller admitted to the admin group (admin token or org token).
 pub struct AdminCaller(pub Caller);
 

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::auth::WorkspaceCaller;
+use super::auth::{WorkspaceCaller, live};
 use super::error::ApiError;
 use super::extract::Json;
 use crate::app::AppState;
@@ -22,7 +22,7 @@ use crate::auth::Caller;
 use crate::backend::ExecSpec;
 use crate::exec::{self, Argv, Event, Outcome, Summary};
 use crate::store::NewActivity;
-use crate::workspace::{Placement, Status, Workspace};
+use crate::workspace::{Placement, Workspace};
 
 /// Output lines buffered between the process and a slow client.
 const LINE_QUEUE: usize = 64;
@@ -83,9 +83,7 @@ pub async fn exec(
             workspace.tier
         )));
     }
-    if workspace.status == Status::Removed {
-        return Err(ApiError::Conflict("workspace has been removed".into()));
-    }
+    live(&workspace)?;
     let limit = exec::timeout(timeout_s);
     let backend = state.backends.for_placement(&Placement::of(&workspace))?;
     let process = backend.exec(&workspace, &spec).await?;

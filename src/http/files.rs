@@ -10,7 +10,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::WorkspaceCaller;
+use super::auth::{WorkspaceCaller, live};
 use super::error::ApiError;
 use super::extract::{Json, Query};
 use crate::app::AppState;
@@ -19,7 +19,7 @@ use crate::auth::Caller;
 use crate::backend::{Backend, FilesRoot};
 use crate::files::{MAX_BULK_FILES, MAX_LIST_DEPTH, MAX_READ_BYTES, RelPath};
 use crate::store::NewActivity;
-use crate::workspace::{Placement, Status, Workspace};
+use crate::workspace::{Placement, Workspace};
 
 /// Largest body of a files write, in bytes (so also the largest file a write can carry; reads
 /// stop at `MAX_READ_BYTES`).
@@ -46,9 +46,7 @@ impl FromRequestParts<AppState> for FilePath {
 
 /// The backend of a workspace that can take file operations.
 fn backend_of(state: &AppState, ws: &Workspace) -> Result<std::sync::Arc<dyn Backend>, ApiError> {
-    if ws.status == Status::Removed {
-        return Err(ApiError::Conflict("workspace has been removed".into()));
-    }
+    live(ws)?;
     Ok(state.backends.for_placement(&Placement::of(ws))?)
 }
 

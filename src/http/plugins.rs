@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{AdminCaller, WorkspaceCaller};
+use super::auth::{AdminCaller, WorkspaceCaller, live};
 use super::error::ApiError;
 use super::extract::Json;
 use crate::app::AppState;
@@ -21,7 +21,7 @@ use crate::plugins::source::{PluginSource, SCHEMES, SourceError, valid_name};
 use crate::plugins::stage::{self, StageError, Staged};
 use crate::plugins::{self, archive};
 use crate::store::NewActivity;
-use crate::workspace::{Placement, Status, Workspace, WorkspaceId};
+use crate::workspace::{Placement, Workspace, WorkspaceId};
 
 /// The runtime whose agent runs outside any workspace: it downloads plugins itself.
 const EXTERNAL_RUNTIME: &str = "external";
@@ -108,21 +108,6 @@ pub struct InstallBody {
     sha256: Option<String>,
 }
 
-/// An install or uninstall failure: the API error, plus the text recorded in its audit row.
-struct Failure(ApiError);
-
-impl From<ApiError> for Failure {
-    fn from(e: ApiError) -> Self {
-        Self(e)
-    }
-}
-
-impl From<BackendError> for Failure {
-    fn from(e: BackendError) -> Self {
-        Self(e.into())
-    }
-}
-
 fn stage_error(e: StageError) -> ApiError {
     match e {
         StageError::NotFound => ApiError::not_found("plugin source not found"),
@@ -163,9 +148,7 @@ pub async fn install(
                 .into(),
         ));
     }
-    if workspace.status == Status::Removed {
-        return Err(ApiError::Conflict("workspace has been removed".into()));
-    }
+    live(&workspace)?;
     let started = std::time::Instant::now();
     let result = run_install(&state, &workspace, &source, body.sha256.as_deref()).await;
     let name = source.plugin_name().to_owned();
@@ -181,7 +164,7 @@ pub async fn install(
         &result,
     )
     .await;
-    let restarted = result.map_err(|Failure(e)| e)?;
+    let restarted = result?;
     Ok(axum::Json(json!({
         "status": "installed",
         "plugin": name,
@@ -196,7 +179,7 @@ async fn run_install(
     ws: &Workspace,
     source: &PluginSource,
     sha256: Option<&str>,
-) -> Result<bool, Failure> {
+) -> Result<bool, ApiError> {
     let staged: Staged = stage::stage(source, &state.config.plugin_staging())
         .await
         .map_err(stage_error)?;
@@ -204,8 +187,7 @@ async fn run_install(
     if !valid_name(name) || !staged.root.join("plugin.yaml").is_file() {
         return Err(ApiError::bad_request(format!(
             "{name:?} is not a plugin: a plugin is a directory with a plugin.yaml and a name of a-z, 0-9, '.', '_', '-'"
-        ))
-        .into());
+        )));
     }
     let root = staged.root.clone();
     let sha = sha256.map(str::to_owned);
@@ -239,7 +221,7 @@ async fn deliver<F, Fut>(
     ws: &Workspace,
     name: &str,
     apply: F,
-) -> Result<bool, Failure>
+) -> Result<bool, ApiError>
 where
     F: FnOnce(std::sync::Arc<dyn crate::backend::Backend>) -> Fut,
     Fut: std::future::Future<Output = Result<(), BackendError>>,
@@ -248,19 +230,20 @@ where
         return Err(ApiError::Unprocessable(format!(
             "this workspace's runtime is external: fetch the plugin from GET /workspaces/{}/plugins/{name}/download",
             ws.id
-        ))
-        .into());
+        )));
     }
     let not_running = || ApiError::Unavailable("workspace container not running".into());
     let backend = match state.backends.for_placement(&Placement::of(ws)) {
         Ok(b) => b,
-        Err(_) => return Err(not_running().into()),
+        Err(_) => return Err(not_running()),
     };
     match apply(backend.clone()).await {
         Ok(()) => {}
         Err(BackendError::NotRunning | BackendError::Unavailable(_)) => {
-            return Err(not_running().into());
+            return Err(not_running());
         }
+        // Only a removal can miss its target: the plugin is not installed.
+        Err(BackendError::NotFound) => return Err(ApiError::not_found("plugin not installed")),
         Err(e) => return Err(e.into()),
     }
     match backend.restart(ws).await {
@@ -284,26 +267,13 @@ pub async fn uninstall(
             "invalid plugin name {name:?}"
         )));
     }
-    if workspace.status == Status::Removed {
-        return Err(ApiError::Conflict("workspace has been removed".into()));
-    }
+    live(&workspace)?;
     let started = std::time::Instant::now();
     let result = deliver(&state, &workspace, &name, |backend| {
         let (ws, name) = (&workspace, name.as_str());
-        async move {
-            match backend.remove_plugin(ws, name).await {
-                Err(BackendError::NotFound) => Err(BackendError::Invalid(String::new())),
-                other => other,
-            }
-        }
+        async move { backend.remove_plugin(ws, name).await }
     })
-    .await
-    .map_err(|Failure(e)| match e {
-        ApiError::BadRequest(m) if m.is_empty() => {
-            Failure(ApiError::not_found("plugin not installed"))
-        }
-        other => Failure(other),
-    });
+    .await;
     record(
         &state,
         &caller,
@@ -316,7 +286,7 @@ pub async fn uninstall(
         &result,
     )
     .await;
-    let restarted = result.map_err(|Failure(e)| e)?;
+    let restarted = result?;
     Ok(
         axum::Json(json!({ "status": "uninstalled", "plugin": name, "restarted": restarted }))
             .into_response(),
@@ -369,12 +339,12 @@ async fn record(
     name: &str,
     source: Option<&PluginSource>,
     started: std::time::Instant,
-    result: &Result<bool, Failure>,
+    result: &Result<bool, ApiError>,
 ) {
     let (status, error) = match result {
         Ok(_) => ("ok", None),
-        Err(Failure(e)) if e.status().is_server_error() => ("error", Some(e.status().to_string())),
-        Err(Failure(e)) => ("error", Some(e.to_string())),
+        Err(e) if e.status().is_server_error() => ("error", Some(e.status().to_string())),
+        Err(e) => ("error", Some(e.to_string())),
     };
     let row = NewActivity {
         workspace_id: ws.id,

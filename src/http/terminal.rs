@@ -14,7 +14,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{WorkspaceCaller, header_caller};
+use super::auth::{WorkspaceCaller, header_caller, live};
 use super::error::ApiError;
 use super::extract::Query;
 use crate::access::{AuthError, TICKET_TTL};
@@ -25,7 +25,7 @@ use crate::backend::{BackendError, TermSize, TerminalControl, TerminalSession};
 use crate::store::NewActivity;
 use crate::terminal::protocol::{MAX_DIMENSION, valid_size};
 use crate::terminal::{ClientFrame, ServerFrame, bridge};
-use crate::workspace::{Placement, Status, WorkspaceId};
+use crate::workspace::{Placement, WorkspaceId};
 
 /// `POST /workspaces/{id}/terminal/ticket`: a ticket for browsers, which cannot set headers on a
 /// WebSocket.
@@ -83,9 +83,7 @@ pub async fn terminal(
     Query(size): Query<SizeQuery>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    if workspace.status == Status::Removed {
-        return Err(ApiError::Conflict("workspace has been removed".into()));
-    }
+    live(&workspace)?;
     let default = TermSize::default();
     let size = valid_size(
         size.cols.unwrap_or(default.cols),

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::auth::{AdminCaller, WorkspaceCaller};
+use super::auth::{AdminCaller, WorkspaceCaller, live};
 use super::error::ApiError;
 use super::extract::{Json, PathUuid};
 use crate::access::new_secret;
@@ -25,9 +25,7 @@ pub async fn create_workspace_token(
     State(state): State<AppState>,
     WorkspaceCaller { caller, workspace }: WorkspaceCaller,
 ) -> Result<Response, ApiError> {
-    if workspace.status == Status::Removed {
-        return Err(ApiError::Conflict("workspace has been removed".into()));
-    }
+    live(&workspace)?;
     let (token, hash) = new_secret();
     let record = WorkspaceToken {
         id: Uuid::new_v4(),

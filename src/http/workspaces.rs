@@ -9,7 +9,7 @@ use chrono::Utc;
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
-use super::auth::{AdminCaller, AdminWorkspace, WorkspaceCaller};
+use super::auth::{AdminCaller, AdminWorkspace, WorkspaceCaller, live};
 use super::error::ApiError;
 use super::extract::Json;
 use crate::app::AppState;
@@ -234,9 +234,7 @@ pub async fn patch(
             "only an admin may change tier, parent_id, runtime, instance_id or image".into(),
         ));
     }
-    if workspace.status == Status::Removed {
-        return Err(ApiError::Conflict("workspace has been removed".into()));
-    }
+    live(&workspace)?;
     let mut f = WorkspaceFields::from(&workspace);
     if let Some(name) = &body.name {
         f.name = workspace::validate_label("name", name).map_err(ApiError::BadRequest)?;
@@ -340,9 +338,7 @@ pub async fn restart(
     State(state): State<AppState>,
     WorkspaceCaller { caller, workspace }: WorkspaceCaller,
 ) -> Result<Response, ApiError> {
-    if workspace.status == Status::Removed {
-        return Err(ApiError::Conflict("workspace has been removed".into()));
-    }
+    live(&workspace)?;
     let backend = state.backends.for_placement(&Placement::of(&workspace))?;
     backend.restart(&workspace).await?;
     audit::workspace_event(

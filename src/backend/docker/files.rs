@@ -18,8 +18,10 @@ use super::settings::CONFIGS_MOUNT;
 /// Owner of written files and of the directories created for them (the agent user).
 const FILE_OWNER: u64 = 1000;
 use crate::backend::{BackendError, FileEntry, FilesRoot, PLUGINS_SUBDIR};
-use crate::files::{LOCAL_ROOTS, RENAME_SCRIPT, RelPath, build_tar, temp_name};
-use crate::plugins::{self, PLUGIN_OWNER, archive};
+use crate::files::{
+    EXIT_MISSING, LOCAL_ROOTS, RENAME_SCRIPT, RelPath, build_tar, temp_name, temp_tag,
+};
+use crate::plugins;
 
 /// The root a local list or read is under: `/configs` unless the caller picked another allowed one.
 pub fn local_root(root: FilesRoot<'_>) -> Result<&'static str, BackendError> {
@@ -162,7 +164,7 @@ pub async fn write(
     container: &str,
     files: &[(RelPath, Vec<u8>)],
 ) -> Result<(), BackendError> {
-    let tag = format!("wss-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let tag = temp_tag();
     let archive = build_tar(files, &tag, Some(FILE_OWNER))
         .map_err(|e| BackendError::Failed(format!("building the archive: {e}")))?;
     let options = UploadToContainerOptions {
@@ -180,12 +182,7 @@ pub async fn write(
         argv.push(format!("{CONFIGS_MOUNT}/{}", temp_name(path, &tag)));
         argv.push(format!("{CONFIGS_MOUNT}/{path}"));
     }
-    match run(docker, container, argv).await? {
-        0 => Ok(()),
-        code => Err(BackendError::Failed(format!(
-            "rename into place exited {code}"
-        ))),
-    }
+    run_ok(docker, container, argv, "rename into place").await
 }
 
 /// Deletes `/configs/path` (a file or a whole directory); `NotFound` when it does not exist.
@@ -194,10 +191,7 @@ pub async fn delete(docker: &Docker, container: &str, path: &RelPath) -> Result<
     // Existence first: `rm -f` would succeed on a missing path too.
     with_archive(docker, container, full.clone(), |_| Ok(())).await?;
     let argv = ["rm", "-rf", "--", &full].map(str::to_owned).into();
-    match run(docker, container, argv).await? {
-        0 => Ok(()),
-        code => Err(BackendError::Failed(format!("rm exited {code}"))),
-    }
+    run_ok(docker, container, argv, "rm").await
 }
 
 /// Uploads the staged plugin under a temporary name in `/configs/plugins`, owned 1000:1000, then
@@ -208,13 +202,8 @@ pub async fn deliver_plugin(
     name: &str,
     staged: &std::path::Path,
 ) -> Result<(), BackendError> {
-    let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-    let incoming = plugins::incoming_name(name, &tag);
-    let root = staged.to_path_buf();
-    let prefix = format!("{PLUGINS_SUBDIR}/{incoming}");
-    let archive = tokio::task::spawn_blocking(move || archive::pack(&root, &prefix, PLUGIN_OWNER))
+    let (incoming, archive) = plugins::pack_incoming(staged, name, PLUGINS_SUBDIR)
         .await
-        .map_err(|e| BackendError::Failed(e.to_string()))?
         .map_err(|e| BackendError::Failed(format!("packing the plugin: {e}")))?;
     let options = UploadToContainerOptions {
         path: CONFIGS_MOUNT.to_owned(),
@@ -236,10 +225,7 @@ pub async fn deliver_plugin(
     ]
     .map(str::to_owned)
     .into();
-    match run(docker, container, argv).await? {
-        0 => Ok(()),
-        code => Err(BackendError::Failed(format!("plugin swap exited {code}"))),
-    }
+    run_ok(docker, container, argv, "plugin swap").await
 }
 
 /// Removes `/configs/plugins/<name>`; `NotFound` when it is not there.
@@ -259,12 +245,21 @@ pub async fn remove_plugin(
     ]
     .map(str::to_owned)
     .into();
+    run_ok(docker, container, argv, "plugin removal").await
+}
+
+/// Runs a helper command: exit 0 is success, `EXIT_MISSING` is `NotFound`, anything else a
+/// failure naming `what`.
+async fn run_ok(
+    docker: &Docker,
+    container: &str,
+    argv: Vec<String>,
+    what: &str,
+) -> Result<(), BackendError> {
     match run(docker, container, argv).await? {
         0 => Ok(()),
-        3 => Err(BackendError::NotFound),
-        code => Err(BackendError::Failed(format!(
-            "plugin removal exited {code}"
-        ))),
+        code if code == i64::from(EXIT_MISSING) => Err(BackendError::NotFound),
+        code => Err(BackendError::Failed(format!("{what} exited {code}"))),
     }
 }
 

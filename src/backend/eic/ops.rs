@@ -14,7 +14,7 @@ use super::args::{exec_command, script_command};
 use super::pool::{Lease, Pool};
 use crate::backend::marker::{KILL_BY_MARKER_SCRIPT, new_marker};
 use crate::backend::{BackendError, ExecProcess, ExecSpec, FileEntry, PLUGINS_SUBDIR, StdStream};
-use crate::files::{RENAME_SCRIPT, RelPath, build_tar, temp_name};
+use crate::files::{EXIT_MISSING, RENAME_SCRIPT, RelPath, build_tar, temp_name, temp_tag};
 use crate::plugins::{self, PLUGIN_OWNER};
 
 /// ssh's exit status when the connection itself failed.
@@ -155,8 +155,7 @@ async fn run(
     Ok((code, out.stdout))
 }
 
-/// Exit codes the file scripts use to say what happened.
-const MISSING: i32 = 3;
+/// Exit codes the file scripts use to say what happened (besides `EXIT_MISSING`, 3).
 const TOO_LARGE: i32 = 4;
 const IS_DIR: i32 = 5;
 const NOT_DIR: i32 = 6;
@@ -198,7 +197,7 @@ pub async fn list(
     let (code, out) = run(lease, LIST_SCRIPT, &[base, target, &depth], b"").await?;
     match code {
         0 => {}
-        MISSING => return Err(BackendError::NotFound),
+        EXIT_MISSING => return Err(BackendError::NotFound),
         NOT_DIR => return Err(BackendError::Invalid("path is not a directory".into())),
         c => return Err(failed("list", c)),
     }
@@ -231,7 +230,7 @@ pub async fn read(
     let (code, out) = run(lease, READ_SCRIPT, &[base, path.as_str(), &max_s], b"").await?;
     match code {
         0 => Ok(out),
-        MISSING => Err(BackendError::NotFound),
+        EXIT_MISSING => Err(BackendError::NotFound),
         IS_DIR => Err(BackendError::Invalid("path is a directory".into())),
         TOO_LARGE => Err(BackendError::TooLarge(
             String::from_utf8_lossy(&out)
@@ -249,7 +248,7 @@ pub async fn write(
     base: &str,
     files: &[(RelPath, Vec<u8>)],
 ) -> Result<(), BackendError> {
-    let tag = format!("wss-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let tag = temp_tag();
     let archive = build_tar(files, &tag, None)
         .map_err(|e| BackendError::Failed(format!("building the archive: {e}")))?;
     let script = format!("{WRITE_SCRIPT}{RENAME_SCRIPT}");
@@ -271,7 +270,7 @@ pub async fn delete(lease: &Lease, base: &str, path: &RelPath) -> Result<(), Bac
         .0
     {
         0 => Ok(()),
-        MISSING => Err(BackendError::NotFound),
+        EXIT_MISSING => Err(BackendError::NotFound),
         c => Err(failed("delete", c)),
     }
 }
@@ -284,15 +283,9 @@ pub async fn deliver_plugin(
     name: &str,
     staged: &std::path::Path,
 ) -> Result<(), BackendError> {
-    let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-    let incoming = plugins::incoming_name(name, &tag);
-    let root = staged.to_path_buf();
-    let prefix = incoming.clone();
-    let archive =
-        tokio::task::spawn_blocking(move || plugins::archive::pack(&root, &prefix, PLUGIN_OWNER))
-            .await
-            .map_err(|e| BackendError::Failed(e.to_string()))?
-            .map_err(|e| BackendError::Failed(format!("packing the plugin: {e}")))?;
+    let (incoming, archive) = plugins::pack_incoming(staged, name, "")
+        .await
+        .map_err(|e| BackendError::Failed(format!("packing the plugin: {e}")))?;
     let dir = format!("{base}/{PLUGINS_SUBDIR}");
     let script = format!(
         "mkdir -p -- \"$1\" && tar -x -f - --no-same-owner -C \"$1\" || exit 1\n\
@@ -315,7 +308,7 @@ pub async fn remove_plugin(lease: &Lease, base: &str, name: &str) -> Result<(), 
         .0
     {
         0 => Ok(()),
-        MISSING => Err(BackendError::NotFound),
+        EXIT_MISSING => Err(BackendError::NotFound),
         c => Err(failed("plugin removal", c)),
     }
 }
