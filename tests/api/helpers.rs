@@ -222,24 +222,20 @@ impl TestApp {
         if body.get("instance_id").is_none() {
             body["instance_id"] = json!("i-0123456789abcdef0");
         }
-        let res = self
-            .post("/workspaces")
-            .bearer_auth(&self.admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let (status, value) = json_of(res).await;
-        assert_eq!(status, StatusCode::CREATED, "{value}");
+        let value = self.created("/workspaces", Some(body)).await;
         value["id"].as_str().unwrap().to_owned()
+    }
+
+    /// `POST path` as admin, asserting 201; returns the body.
+    pub async fn created(&self, path: &str, body: Option<Value>) -> Value {
+        let (status, value) = self.call(Method::POST, path, &self.admin, body).await;
+        assert_eq!(status, StatusCode::CREATED, "{value}");
+        value
     }
 
     /// Creates a local Docker workspace as admin and waits until it is `online`; returns its id.
     pub async fn create_local(&self, body: Value) -> String {
-        let (status, value) = self
-            .call(Method::POST, "/workspaces", &self.admin, Some(body))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{value}");
+        let value = self.created("/workspaces", Some(body)).await;
         let id = value["id"].as_str().unwrap().to_owned();
         let ws = self.wait_provisioned(&id).await;
         assert_eq!(ws["status"], "online", "{ws}");
@@ -303,14 +299,9 @@ impl TestApp {
 
     /// A new workspace token for workspace `id`, created as admin.
     pub async fn workspace_token(&self, id: &str) -> (String, String) {
-        let res = self
-            .post(&format!("/workspaces/{id}/tokens"))
-            .bearer_auth(&self.admin)
-            .send()
-            .await
-            .unwrap();
-        let (status, value) = json_of(res).await;
-        assert_eq!(status, StatusCode::CREATED, "{value}");
+        let value = self
+            .created(&format!("/workspaces/{id}/tokens"), None)
+            .await;
         (
             value["auth_token"].as_str().unwrap().to_owned(),
             value["id"].as_str().unwrap().to_owned(),
@@ -323,15 +314,7 @@ impl TestApp {
         if let Some(org) = org {
             body["org_id"] = json!(org);
         }
-        let res = self
-            .post("/org/tokens")
-            .bearer_auth(&self.admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let (status, value) = json_of(res).await;
-        assert_eq!(status, StatusCode::CREATED, "{value}");
+        let value = self.created("/org/tokens", Some(body)).await;
         (
             value["auth_token"].as_str().unwrap().to_owned(),
             value["id"].as_str().unwrap().to_owned(),
