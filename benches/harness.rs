@@ -104,6 +104,16 @@ impl Server {
             .unwrap_or(0)
     }
 
+    /// CPU seconds (user + system) the server has used so far.
+    fn cpu_secs(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // Fields after the command name: state is field 3, utime 14, stime 15.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+        ticks / clock_ticks()
+    }
+
     fn ws(&self) -> String {
         self.base.replacen("http://", "ws://", 1)
     }
@@ -124,6 +134,36 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `/proc` reports CPU time in USER_HZ ticks, which Linux fixes at 100 per second.
+fn clock_ticks() -> f64 {
+    100.0
+}
+
+/// The machine's busy and total CPU time so far, in ticks, from `/proc/stat`.
+fn machine_cpu() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap();
+    let v: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let total: f64 = v.iter().sum();
+    let idle = v[3] + v.get(4).copied().unwrap_or(0.0);
+    (total - idle, total)
+}
+
+/// Where the CPU went during one measured run: the server's share and the machine's load.
+#[derive(Default, Clone, Copy)]
+struct CpuUse {
+    /// Server CPU seconds per MiB carried.
+    server_ms_per_mib: f64,
+    /// Fraction of all the machine's CPU time that was busy.
+    machine_busy: f64,
 }
 
 fn free_port() -> u16 {
@@ -214,14 +254,15 @@ fn flood_command() -> String {
     format!("head -c {THROUGHPUT_RAW} /dev/zero | base64; echo E$((1+1))ND\r")
 }
 
-/// MiB/s of the flood through the server's terminal.
-async fn ws_throughput(server: &Server, id: &str) -> f64 {
+/// MiB/s of the flood through the server's terminal, and where the CPU went meanwhile.
+async fn ws_throughput(server: &Server, id: &str) -> (f64, CpuUse) {
     let mut socket = terminal(server, id).await;
     socket
         .send(Message::Text("stty -echo\r".into()))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let (cpu0, (busy0, total0)) = (server.cpu_secs(), machine_cpu());
     let started = Instant::now();
     socket
         .send(Message::Text(flood_command().into()))
@@ -229,8 +270,14 @@ async fn ws_throughput(server: &Server, id: &str) -> f64 {
         .unwrap();
     let bytes = read_until(&mut socket, b"E2ND").await;
     let secs = started.elapsed().as_secs_f64();
+    let (cpu1, (busy1, total1)) = (server.cpu_secs(), machine_cpu());
     let _ = socket.close(None).await;
-    bytes as f64 / 1048576.0 / secs
+    let mib = bytes as f64 / 1048576.0;
+    let cpu = CpuUse {
+        server_ms_per_mib: (cpu1 - cpu0) * 1000.0 / mib,
+        machine_busy: (busy1 - busy0) / (total1 - total0).max(1.0),
+    };
+    (mib / secs, cpu)
 }
 
 /// MiB/s of the same bytes read straight from a PTY on this machine.
@@ -660,6 +707,7 @@ async fn main() {
     // 1. Terminal throughput.
     let cm = ControlMaster::open("i-00000000000bee0ab");
     let mut ssh_pty = Vec::new();
+    let (mut dock_cpu, mut eic_cpu) = (Vec::new(), Vec::new());
     let (mut raw, mut dock, mut eic, mut api_t, mut ssh_t) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
@@ -668,9 +716,13 @@ async fn main() {
                 .await
                 .unwrap(),
         );
-        dock.push(ws_throughput(&server, &local).await);
+        let (rate, cpu) = ws_throughput(&server, &local).await;
+        dock.push(rate);
+        dock_cpu.push(cpu);
         api_t.push(direct_api_throughput(&docker, &container).await);
-        eic.push(ws_throughput(&server, &remote).await);
+        let (rate, cpu) = ws_throughput(&server, &remote).await;
+        eic.push(rate);
+        eic_cpu.push(cpu);
         ssh_t.push(cm.flood());
         ssh_pty.push(tokio::task::block_in_place(|| cm.flood_under_pty()));
     }
@@ -723,6 +775,23 @@ async fn main() {
         pct(&eic, &ssh_pty),
         "—",
     );
+    for (name, runs) in [("Docker", &dock_cpu), ("EIC", &eic_cpu)] {
+        let per_mib = stats(runs.iter().map(|c| c.server_ms_per_mib).collect());
+        let busy = stats(runs.iter().map(|c| c.machine_busy * 100.0).collect());
+        row(
+            &format!("terminal throughput, {name}: where the CPU went"),
+            format!(
+                "server {:.1} ms CPU per MiB [{:.1}–{:.1}]",
+                per_mib.median, per_mib.min, per_mib.max
+            ),
+            &format!(
+                "machine busy {:.0}% of {cpus} CPUs [{:.0}–{:.0}]",
+                busy.median, busy.min, busy.max
+            ),
+            "—".into(),
+            "—",
+        );
+    }
 
     // 2. Keystroke echo latency.
     let echoes = env_usize("WSS_BENCH_ECHOES", 500);

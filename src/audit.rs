@@ -1,16 +1,37 @@
 //! Audit rows in `activity_logs`: who did what to a workspace, never command output or secrets.
 
+use std::time::Duration;
+
 use chrono::Utc;
 
 use crate::auth::Caller;
 use crate::store::{NewActivity, Store};
 use crate::workspace::WorkspaceId;
 
+/// How long an audit row waits for an unavailable database to come back.
+pub const RETRY_FOR: Duration = Duration::from_secs(300);
+
 /// Writes an audit row. A failure is logged, not returned: the action has already happened.
+/// While the database is unavailable (stopped, restarting) the write is retried, with backoff,
+/// for up to [`RETRY_FOR`]; a statement the database rejected is not retried.
 pub async fn record(store: &dyn Store, row: NewActivity) {
-    if let Err(e) = store.insert_activity(&row).await {
-        tracing::error!(workspace_id = %row.workspace_id, activity_type = %row.activity_type,
-            error = %e, "could not write audit row");
+    let deadline = tokio::time::Instant::now() + RETRY_FOR;
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match store.insert_activity(&row).await {
+            Ok(_) => return,
+            Err(e) if e.is_unavailable() && tokio::time::Instant::now() + wait < deadline => {
+                tracing::warn!(workspace_id = %row.workspace_id, error = %e,
+                    "audit row waits for the database");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => {
+                tracing::error!(workspace_id = %row.workspace_id,
+                    activity_type = %row.activity_type, error = %e, "could not write audit row");
+                return;
+            }
+        }
     }
 }
 

@@ -30,6 +30,28 @@ pub enum StoreError {
     UnsupportedUrl,
 }
 
+impl StoreError {
+    /// The database could not be reached or is going away (stopped, restarting, pool exhausted):
+    /// the request may succeed later, unlike a rejected statement.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                // Class 08 (connection exception), 57P01–57P03 (shutdown, cannot connect now).
+                sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P0")),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
 /// The user-editable fields of a workspace, written together by `update_workspace_fields`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WorkspaceFields {

@@ -74,6 +74,10 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "database unavailable");
+            return ApiError::Unavailable("database unavailable".into());
+        }
         ApiError::Internal(e.into())
     }
 }

@@ -59,10 +59,10 @@ pub fn link_stays_inside(at: &Path, target: &Path) -> bool {
     true
 }
 
-/// Refuses to write through a symlink that an earlier entry created.
+/// Refuses to write at or through a symlink that an earlier entry created.
 fn no_symlink_on_the_way(root: &Path, rel: &Path) -> bool {
     let mut at = root.to_path_buf();
-    for c in rel.parent().into_iter().flat_map(Path::components) {
+    for c in rel.components() {
         at.push(c);
         if at
             .symlink_metadata()
@@ -142,6 +142,43 @@ pub fn extract_tar_gz(data: impl Read, dest: &Path, max_bytes: u64) -> Result<()
             | tar::EntryType::GNULongName
             | tar::EntryType::GNULongLink => {}
             _ => return Err(ArchiveError::Special(shown)),
+        }
+    }
+    links_resolve_inside(dest, Path::new(""))
+}
+
+/// Each link was checked on its own as it came; once the tree is whole, no link's target may pass
+/// through another link either (`x -> d/y/..` with `d/y -> ..` climbs out although every part
+/// looked inside). Only the last component of a target may be a link, itself checked.
+fn links_resolve_inside(dest: &Path, dir: &Path) -> Result<(), ArchiveError> {
+    for entry in std::fs::read_dir(dest.join(dir))? {
+        let entry = entry?;
+        let rel = dir.join(entry.file_name());
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            links_resolve_inside(dest, &rel)?;
+        } else if kind.is_symlink() {
+            let target = std::fs::read_link(dest.join(&rel))?;
+            let mut at = dir.to_path_buf();
+            let mut parts = target.components().peekable();
+            while let Some(c) = parts.next() {
+                match c {
+                    Component::ParentDir => {
+                        at.pop();
+                    }
+                    Component::Normal(p) => {
+                        at.push(p);
+                        let is_link = dest
+                            .join(&at)
+                            .symlink_metadata()
+                            .is_ok_and(|m| m.file_type().is_symlink());
+                        if is_link && parts.peek().is_some() {
+                            return Err(ArchiveError::LinkOutside(rel.display().to_string()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
         }
     }
     Ok(())

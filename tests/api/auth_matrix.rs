@@ -3,9 +3,11 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use workspace_server::auth::hash_token;
 use workspace_server::http::ROUTES;
+use workspace_server::workspace::WorkspaceId;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, json_of};
 
 /// Which auth group a route belongs to.
 #[derive(Clone, Copy, Debug)]
@@ -178,9 +180,15 @@ enum Cred {
     ForgedHeaders,
     /// The admin token in the query string instead of the header.
     QueryToken,
+    /// A terminal ticket for the target, never used, as `?ticket=`.
+    FreshTicket,
+    /// A terminal ticket for the target that has been used once already.
+    UsedTicket,
+    /// A terminal ticket for the target whose 30 s have passed.
+    ExpiredTicket,
 }
 
-const CREDS: [Cred; 9] = [
+const CREDS: [Cred; 12] = [
     Cred::NoToken,
     Cred::BadToken,
     Cred::OtherWorkspaceToken,
@@ -190,12 +198,21 @@ const CREDS: [Cred; 9] = [
     Cred::Admin,
     Cred::ForgedHeaders,
     Cred::QueryToken,
+    Cred::FreshTicket,
+    Cred::UsedTicket,
+    Cred::ExpiredTicket,
 ];
 
-fn expected(group: Group, cred: Cred, success: u16) -> u16 {
+/// The one route a ticket opens.
+const TERMINAL: &str = "/workspaces/{id}/terminal";
+
+fn expected(row: &Row, cred: Cred) -> u16 {
     use Cred::*;
+    let (group, success) = (row.group, row.success);
     match (group, cred) {
         (Group::Open, _) => success,
+        (_, FreshTicket) if row.path == TERMINAL => success,
+        (_, FreshTicket | UsedTicket | ExpiredTicket) => 401,
         (_, NoToken | BadToken | ForgedHeaders | QueryToken | OtherWorkspaceToken) => 401,
         (_, Admin | OwnOrgToken) => success,
         (Group::Admin, OtherOrgToken) => success,
@@ -242,6 +259,49 @@ async fn fixture(app: &TestApp) -> Fixture {
     }
 }
 
+/// A ticket for the target in the state `cred` names, if it is a ticket kind.
+async fn ticket_for(app: &TestApp, cred: Cred, f: &Fixture) -> Option<String> {
+    match cred {
+        Cred::FreshTicket | Cred::UsedTicket => {
+            let res = app
+                .post(&format!("/workspaces/{}/terminal/ticket", f.target))
+                .bearer_auth(&f.target_token)
+                .send()
+                .await
+                .unwrap();
+            let (status, body) = json_of(res).await;
+            assert_eq!(status, 200, "{body}");
+            let ticket = body["ticket"].as_str().unwrap().to_owned();
+            if let Cred::UsedTicket = cred {
+                // Its one use: past auth, a plain GET is not an upgrade.
+                let used = app
+                    .get(&format!(
+                        "/workspaces/{}/terminal?ticket={ticket}",
+                        f.target
+                    ))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(used.status(), 400);
+            }
+            Some(ticket)
+        }
+        Cred::ExpiredTicket => {
+            // Written as the server writes one, with its 30 s already over.
+            let ticket = "expired-ticket-for-the-auth-matrix-0123456789";
+            let now = chrono::Utc::now().timestamp_millis();
+            let id = WorkspaceId(f.target.parse().unwrap());
+            app.store()
+                .await
+                .insert_ticket(&hash_token(ticket), id, now - 1_000, now - 31_000)
+                .await
+                .unwrap();
+            Some(ticket.to_owned())
+        }
+        _ => None,
+    }
+}
+
 async fn send(app: &TestApp, row: &Row, cred: Cred, f: &Fixture) -> u16 {
     let token_id = if row.path.starts_with("/org/") {
         &f.org_a_token_id
@@ -266,6 +326,9 @@ async fn send(app: &TestApp, row: &Row, cred: Cred, f: &Fixture) -> u16 {
             app.admin
         );
     }
+    if let Some(ticket) = ticket_for(app, cred, f).await {
+        path = format!("{path}?ticket={ticket}");
+    }
     let method = Method::from_bytes(row.method.as_bytes()).unwrap();
     let mut req = app.request(method, &path);
     if let Some(body) = &row.body {
@@ -273,6 +336,7 @@ async fn send(app: &TestApp, row: &Row, cred: Cred, f: &Fixture) -> u16 {
     }
     let bearer = match cred {
         Cred::NoToken | Cred::ForgedHeaders | Cred::QueryToken => None,
+        Cred::FreshTicket | Cred::UsedTicket | Cred::ExpiredTicket => None,
         Cred::BadToken => Some("not-a-real-token-but-well-formed-0123456789a"),
         Cred::OtherWorkspaceToken => Some(f.other_token.as_str()),
         Cred::OtherOrgToken => Some(f.org_b_token.as_str()),
@@ -314,7 +378,7 @@ async fn every_route_gives_every_credential_the_expected_status() {
         for cred in CREDS {
             let f = fixture(&app).await;
             let got = send(&app, row, cred, &f).await;
-            let want = expected(row.group, cred, row.success);
+            let want = expected(row, cred);
             if got != want {
                 mismatches.push(format!(
                     "{} {} as {cred:?}: got {got}, want {want}",

@@ -172,6 +172,18 @@ impl TestApp {
         next
     }
 
+    /// A second handle on the server's own database, for what no route may write.
+    pub async fn store(&self) -> std::sync::Arc<dyn workspace_server::store::Store> {
+        match &self.db {
+            Db::Sqlite(dir) => workspace_server::store::open(None, dir).await.unwrap(),
+            Db::Postgres(url) => {
+                workspace_server::store::open(Some(url), std::path::Path::new("."))
+                    .await
+                    .unwrap()
+            }
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
