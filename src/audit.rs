@@ -1,5 +1,6 @@
 //! Audit rows in `activity_logs`: who did what to a workspace, never command output or secrets.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -31,6 +32,24 @@ pub async fn record(store: &dyn Store, row: NewActivity) {
                     activity_type = %row.activity_type, error = %e, "could not write audit row");
                 return;
             }
+        }
+    }
+}
+
+/// Writes an audit row now when the database answers; when it is unavailable, hands the row to a
+/// task that keeps retrying ([`record`]) and returns, so that an answer to the client is not held
+/// up by a database outage. Either way the row is written once.
+pub async fn record_or_defer(store: Arc<dyn Store>, row: NewActivity) {
+    match store.insert_activity(&row).await {
+        Ok(_) => {}
+        Err(e) if e.is_unavailable() => {
+            tracing::warn!(workspace_id = %row.workspace_id, error = %e,
+                "database unavailable; the audit row will be written when it is back");
+            tokio::spawn(async move { record(&*store, row).await });
+        }
+        Err(e) => {
+            tracing::error!(workspace_id = %row.workspace_id,
+                activity_type = %row.activity_type, error = %e, "could not write audit row");
         }
     }
 }

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::backend::{ExecProcess, StdStream};
 
@@ -105,6 +106,8 @@ pub struct Outcome {
     pub disconnected: bool,
     /// The backend failed mid-run (logged; the summary has what was known).
     pub error: Option<String>,
+    /// The server was shutting down; the process was killed.
+    pub interrupted: bool,
 }
 
 impl Outcome {
@@ -112,6 +115,7 @@ impl Outcome {
     pub fn label(&self) -> &'static str {
         match self {
             o if o.error.is_some() => "error",
+            o if o.interrupted => "interrupted",
             o if o.disconnected => "disconnected",
             o if o.summary.timed_out => "timed_out",
             o if o.summary.exit_code == Some(0) => "ok",
@@ -197,24 +201,28 @@ fn stream_name(s: StdStream) -> &'static str {
     }
 }
 
-/// Runs `process` until its output ends, `limit` passes (the tree is killed) or `events` is
-/// closed by a departed client (the tree is killed too). Output goes to `events` as it arrives.
+/// Runs `process` until its output ends, `limit` passes (the tree is killed), `events` is
+/// closed by a departed client or `stop` is cancelled by the server's shutdown (the tree is killed
+/// in both cases too). Output goes to `events` as it arrives.
 pub async fn run(
     mut process: Box<dyn ExecProcess>,
     limit: Duration,
     events: mpsc::Sender<Event>,
+    stop: CancellationToken,
 ) -> Outcome {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + limit;
     let mut tallies = [Tally::default(), Tally::default()];
     let mut timed_out = false;
     let mut disconnected = false;
+    let mut interrupted = false;
     let mut error = None;
     loop {
         let next = tokio::select! {
             next = process.next_output() => next,
             () = tokio::time::sleep_until(deadline) => { timed_out = true; break; }
             () = events.closed() => { disconnected = true; break; }
+            () = stop.cancelled() => { interrupted = true; break; }
         };
         let (stream, chunk) = match next {
             None => break,
@@ -250,7 +258,7 @@ pub async fn run(
             break;
         }
     }
-    let exit_code = if timed_out || disconnected || error.is_some() {
+    let exit_code = if timed_out || disconnected || interrupted || error.is_some() {
         process.kill().await;
         None
     } else {
@@ -293,6 +301,7 @@ pub async fn run(
         },
         disconnected,
         error,
+        interrupted,
     }
 }
 

@@ -90,12 +90,15 @@ pub async fn exec(
 
     let (lines, receiver) = mpsc::channel::<Event>(LINE_QUEUE);
     let (done, summary) = oneshot::channel::<Summary>();
-    // The run owns the process and the audit row, so both finish even if the client leaves.
+    // The run owns the process and the audit row, so both finish even if the client leaves. The
+    // row is written before the final line goes out (a client that reads its activity next finds
+    // it), unless the database is down: then the final line goes out and the row follows.
+    let stop = state.shutdown.child_token();
     tokio::spawn(async move {
-        let outcome = exec::run(process, limit, lines).await;
+        let outcome = exec::run(process, limit, lines, stop).await;
         state.metrics.exec_run(outcome.label());
-        audit::record(
-            &*state.store,
+        audit::record_or_defer(
+            state.store.clone(),
             audit_row(&caller, &workspace, &spec, limit.as_secs(), &outcome),
         )
         .await;
@@ -184,7 +187,11 @@ fn audit_row(
         })),
         duration_ms: Some(s.duration_ms as i64),
         status: outcome.label().into(),
-        error_detail: outcome.error.as_ref().map(|_| "backend failure".to_owned()),
+        error_detail: match outcome {
+            o if o.error.is_some() => Some("backend failure".to_owned()),
+            o if o.interrupted => Some("server shutting down".to_owned()),
+            _ => None,
+        },
         created_at: Utc::now() - chrono::Duration::milliseconds(s.duration_ms as i64),
     }
 }

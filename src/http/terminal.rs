@@ -185,7 +185,7 @@ async fn run_session(
         error_detail: stats.error,
         created_at: started_at,
     };
-    audit::record(&*state.store, row).await;
+    audit::record_or_defer(state.store.clone(), row).await;
 }
 
 /// Sends `Error: <message>\r\n` and closes with 1011.
