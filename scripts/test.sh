@@ -23,7 +23,7 @@ need_packages() {
   fi
 }
 
-need_packages postgresql docker.io busybox-static openssh-server openssh-client socat sudo git debootstrap
+need_packages postgresql docker.io busybox-static openssh-server openssh-client socat sudo git debootstrap iproute2 util-linux
 # shellcheck source=scripts/lib/postgres.sh
 . scripts/lib/postgres.sh
 # shellcheck source=scripts/lib/docker.sh
@@ -45,9 +45,16 @@ cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --all-targets -- -D warnings
 echo "==> tests"
+# The load test runs on its own, after the rest: 300 sessions beside other tests would measure them.
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --no-fail-fast "$@"
+  cargo nextest run --no-fail-fast -E 'not binary(load)' "$@"
+  echo "==> load test"
+  cargo nextest run --no-fail-fast --test load "$@"
   cargo test --doc
 else
-  cargo test --no-fail-fast "$@"
+  cargo test --no-fail-fast "$@" -- --skip three_hundred_terminals
+  echo "==> load test"
+  cargo test --test load "$@"
 fi
+echo "==> fuzzing (20 s per target; scripts/fuzz.sh 1800 is the soak)"
+scripts/fuzz.sh 20
