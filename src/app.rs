@@ -9,6 +9,7 @@ use anyhow::Context;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::access::Access;
 use crate::auth::generate_token;
@@ -40,6 +41,9 @@ pub struct AppState {
     pub canvas_client: reqwest::Client,
     /// Cancelled when the server shuts down; long-lived sessions watch it.
     pub shutdown: CancellationToken,
+    /// Upgraded sockets (terminal sessions), which the HTTP server no longer counts as open
+    /// connections: shutdown waits for them too, so each writes its close frame and audit row.
+    pub sessions: TaskTracker,
 }
 
 /// A built server: store open, migrations run, listener bound.
@@ -107,6 +111,7 @@ impl App {
                 .build()
                 .context("building the canvas client")?,
             shutdown: CancellationToken::new(),
+            sessions: TaskTracker::new(),
         };
         Ok(App {
             listener,
@@ -136,6 +141,7 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let cancel = self.state.shutdown.clone();
+        let sessions = self.state.sessions.clone();
         let router = crate::http::router(self.state);
         let signalled = cancel.clone();
         // No Nagle delay: responses and terminal frames are small and latency-bound.
@@ -156,13 +162,22 @@ impl App {
             done = &mut server => return Ok(done??),
             () = cancel.cancelled() => {}
         }
-        match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
-            Ok(done) => Ok(done??),
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        let served = match tokio::time::timeout_at(deadline, &mut server).await {
+            Ok(done) => done?,
             Err(_) => {
                 tracing::warn!("requests still running after the shutdown grace period; stopping");
                 server.abort();
                 Ok(())
             }
+        };
+        sessions.close();
+        if tokio::time::timeout_at(deadline, sessions.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("terminal sessions still closing after the shutdown grace period");
         }
+        Ok(served?)
     }
 }

@@ -111,9 +111,12 @@ pub async fn terminal(
     let upgrade = upgrade
         .read_buffer_size(SOCKET_BUFFER_BYTES)
         .write_buffer_size(0);
+    // Counted until the session has closed and written its audit row (shutdown waits for it).
+    let tracked = state.sessions.token();
     Ok(upgrade.on_upgrade(move |socket| async move {
         run_session(state, caller, workspace.id, size, session, socket).await;
         guard.disarm();
+        drop(tracked);
     }))
 }
 
