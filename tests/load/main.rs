@@ -213,9 +213,11 @@ async fn three_hundred_terminals_and_an_exec_stream_for_a_minute_leave_no_trace(
         harness::descendants(pid)
     );
     assert!(db_fds <= 3 * DB_POOL, "{db_fds} database descriptors");
-    // Memory: a leak of even 20 KiB per session would be 6 MiB; allow 4 MiB of allocator noise.
+    // Memory: the allocator keeps part of what the burst of 300 closes used (seen: +0.4 to
+    // +4.5 MiB over six runs), so allow 8 MiB. A leak of 30 KiB per session (9 MiB), or of 2.5 KiB
+    // per exec (about 3,800 execs run), still fails; descriptors above are checked exactly.
     assert!(
-        after_rss <= base_rss + 4 * 1024,
+        after_rss <= base_rss + 8 * 1024,
         "RSS did not come back: {base_rss} → {after_rss} KiB"
     );
     let mut server = server;
