@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::auth::Caller;
-use crate::store::{NewActivity, Store};
+use crate::store::{NewActivity, Store, StoreError};
 use crate::workspace::WorkspaceId;
 
 /// How long an audit row waits for an unavailable database to come back.
@@ -27,13 +27,14 @@ pub async fn record(store: &dyn Store, row: NewActivity) {
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(2));
             }
-            Err(e) => {
-                tracing::error!(workspace_id = %row.workspace_id,
-                    activity_type = %row.activity_type, error = %e, "could not write audit row");
-                return;
-            }
+            Err(e) => return lost(&row, &e),
         }
     }
+}
+
+fn lost(row: &NewActivity, e: &StoreError) {
+    tracing::error!(workspace_id = %row.workspace_id, activity_type = %row.activity_type,
+        error = %e, "could not write audit row");
 }
 
 /// Writes an audit row now when the database answers; when it is unavailable, hands the row to a
@@ -47,10 +48,7 @@ pub async fn record_or_defer(store: Arc<dyn Store>, row: NewActivity) {
                 "database unavailable; the audit row will be written when it is back");
             tokio::spawn(async move { record(&*store, row).await });
         }
-        Err(e) => {
-            tracing::error!(workspace_id = %row.workspace_id,
-                activity_type = %row.activity_type, error = %e, "could not write audit row");
-        }
+        Err(e) => lost(&row, &e),
     }
 }
 

@@ -5,14 +5,13 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
 use serde_json::json;
+use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 use crate::helpers::{TestApp, stop_container};
-
-type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::support::terminal::{Socket, read_until};
 
 async fn open(app: &TestApp, id: &str, query: &str) -> Result<Socket, WsError> {
     let url = format!("ws://{}/workspaces/{id}/terminal{query}", app.addr);
@@ -22,21 +21,6 @@ async fn open(app: &TestApp, id: &str, query: &str) -> Result<Socket, WsError> {
         format!("Bearer {}", app.admin).parse().unwrap(),
     );
     connect_async(req).await.map(|(socket, _)| socket)
-}
-
-/// Reads output until it contains `needle`; returns all output read.
-async fn read_until(socket: &mut Socket, needle: &str) -> String {
-    let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !seen.contains(needle) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, socket.next()).await {
-            Ok(Some(Ok(Message::Binary(b)))) => seen.push_str(&String::from_utf8_lossy(&b)),
-            Ok(Some(Ok(_))) => {}
-            other => panic!("no {needle:?} in {seen:?}: {other:?}"),
-        }
-    }
-    seen
 }
 
 /// Reads until the close frame; returns its code and reason.

@@ -12,11 +12,7 @@ use workspace_server::app::App;
 use workspace_server::config::Config;
 
 use crate::support::fresh_postgres_url;
-
-/// The workspace image built by `scripts/test.sh` (busybox, from scratch).
-pub fn test_image() -> String {
-    std::env::var("WSS_TEST_IMAGE").unwrap_or_else(|_| "workspace-server-test:busybox".into())
-}
+pub use crate::support::test_image;
 
 /// How long a local workspace may take to come online.
 const PROVISION_WAIT: Duration = Duration::from_secs(60);

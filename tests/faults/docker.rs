@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::harness::{Engine, Server, descendants, terminal_end, type_and_expect};
+use crate::support::parts::Engine;
+use crate::support::process::descendants;
+use crate::support::server::Server;
+use crate::support::terminal::{terminal_end, type_and_expect};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_engine_stopping_mid_session_ends_it_clearly_and_service_resumes() {

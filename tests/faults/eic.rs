@@ -2,12 +2,9 @@
 
 use std::time::Duration;
 
-use crate::harness::{Server, Sshd, descendants, eventually, free_port};
-
-/// The ssh and aws processes the server has running.
-fn helpers(server: &Server) -> Vec<(u32, String)> {
-    descendants(server.pid())
-}
+use crate::support::parts::Sshd;
+use crate::support::process::{all_gone, descendants, eventually, free_port};
+use crate::support::server::Server;
 
 async fn assert_interrupted(exec: tokio::task::JoinHandle<Vec<serde_json::Value>>) {
     let lines = tokio::time::timeout(Duration::from_secs(30), exec)
@@ -51,8 +48,8 @@ async fn sshd_or_tunnel_dying_mid_exec_ends_it_clearly_orphans_nothing_and_servi
     assert!(matches!(status, 502 | 503), "sshd is down: {status} {body}");
     let text = body.to_string();
     assert!(!text.contains("/tmp") && !text.contains("ssh:"), "{text}");
-    let settled = eventually(10, || helpers(&server).is_empty()).await;
-    assert!(settled, "left running: {:?}", helpers(&server));
+    let settled = eventually(10, || descendants(server.pid()).is_empty()).await;
+    assert!(settled, "left running: {:?}", descendants(server.pid()));
 
     // sshd back: the next exec connects afresh.
     let _sshd = Sshd::start(port).await;
@@ -63,12 +60,16 @@ async fn sshd_or_tunnel_dying_mid_exec_ends_it_clearly_orphans_nothing_and_servi
     // The tunnel process killed while an exec runs.
     let exec = server.exec_stream(&id, &["sleep", "60"]);
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let tunnels: Vec<u32> = helpers(&server)
+    let tunnels: Vec<u32> = descendants(server.pid())
         .into_iter()
         .filter(|(_, cmd)| cmd.contains("open-tunnel"))
         .map(|(pid, _)| pid)
         .collect();
-    assert!(!tunnels.is_empty(), "no tunnel: {:?}", helpers(&server));
+    assert!(
+        !tunnels.is_empty(),
+        "no tunnel: {:?}",
+        descendants(server.pid())
+    );
     for pid in tunnels {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid as i32),
@@ -82,14 +83,9 @@ async fn sshd_or_tunnel_dying_mid_exec_ends_it_clearly_orphans_nothing_and_servi
 
     // Nothing orphaned: only the live pooled connection remains, and it goes with the server.
     let pid = server.pid();
-    let before = helpers(&server);
+    let before = descendants(server.pid());
     assert_eq!(server.sigterm(15).await, Some(0));
-    let gone = eventually(10, || {
-        before
-            .iter()
-            .all(|(p, _)| !std::path::Path::new(&format!("/proc/{p}")).exists())
-    })
-    .await;
+    let gone = eventually(10, || all_gone(&before)).await;
     assert!(gone, "outlived the server {pid}: {before:?}");
 
     // One audit row per exec that ran (warm, the two interrupted sleeps, back, again), counted after

@@ -4,7 +4,8 @@
 //! lost or duplicated, and service resumes once the part is back. Every broken part is the test's
 //! own (a private Docker engine, sshd or PostgreSQL), so the rest of the suite is not disturbed.
 
-mod harness;
+#[path = "../support/mod.rs"]
+mod support;
 
 mod docker;
 mod eic;

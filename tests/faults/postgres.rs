@@ -2,7 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{Postgres, Server};
+use crate::support::parts::Postgres;
+use crate::support::server::Server;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_database_going_away_gives_503s_keeps_audit_rows_and_service_resumes() {

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::harness::{Server, descendants, eventually, terminal_end, type_and_expect};
+use crate::support::process::{all_gone, descendants, eventually};
+use crate::support::server::Server;
+use crate::support::terminal::{terminal_end, type_and_expect};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_closes_sessions_with_going_away_and_leaves_nothing_behind() {
@@ -48,12 +50,7 @@ async fn sigterm_closes_sessions_with_going_away_and_leaves_nothing_behind() {
         let last = lines.last().expect("a final line");
         assert!(last.get("exit_code").is_some(), "{lines:?}");
     }
-    let gone = eventually(10, || {
-        helpers
-            .iter()
-            .all(|(p, _)| !std::path::Path::new(&format!("/proc/{p}")).exists())
-    })
-    .await;
+    let gone = eventually(10, || all_gone(&helpers)).await;
     assert!(gone, "outlived the server: {helpers:?}");
     // Nothing of either exec keeps running, in the container or on the instance.
     let running = || {

@@ -2,15 +2,16 @@
 //! with no errors, and the server's descriptors and memory back to their baseline afterwards.
 //! The server runs as its own process so that its descriptors and RSS are its own.
 
-#[path = "../faults/harness.rs"]
-#[allow(dead_code)]
-mod harness;
+#[path = "../support/mod.rs"]
+mod support;
 
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 
-use harness::{Server, Socket, type_and_expect};
+use support::process::descendants;
+use support::server::Server;
+use support::terminal::{Socket, type_and_expect};
 
 const SESSIONS: usize = 300;
 const LOAD_FOR: Duration = Duration::from_secs(60);
@@ -210,7 +211,7 @@ async fn three_hundred_terminals_and_an_exec_stream_for_a_minute_leave_no_trace(
     assert!(
         others.len() <= base_others.len(),
         "descriptors left ({base_fds} → {after_fds}): {base_others:?} → {others:?}; children {:?}",
-        harness::descendants(pid)
+        descendants(pid)
     );
     assert!(db_fds <= 3 * DB_POOL, "{db_fds} database descriptors");
     // Memory: the allocator keeps part of what the burst of 300 closes used (seen: +0.4 to

@@ -2,6 +2,15 @@
 #![allow(dead_code)]
 
 pub mod contract;
+pub mod parts;
+pub mod process;
+pub mod server;
+pub mod terminal;
+
+/// The workspace image built by `scripts/test.sh` (busybox, from scratch).
+pub fn test_image() -> String {
+    std::env::var("WSS_TEST_IMAGE").unwrap_or_else(|_| "workspace-server-test:busybox".into())
+}
 
 use sqlx::Connection;
 
