@@ -3,6 +3,7 @@
 
 pub mod docker;
 pub mod eic;
+pub mod fs;
 pub mod marker;
 
 use std::pin::Pin;

@@ -73,119 +73,14 @@ impl fmt::Debug for RelPath {
     }
 }
 
-/// Writes go under a temporary name beside their target first, then are renamed into place.
-/// Renames `tmp dst` pairs into place; on the first failure, removes the remaining temporaries.
-pub const RENAME_SCRIPT: &str = r#"rc=0
-while [ $# -gt 1 ]; do
-  if [ $rc -eq 0 ]; then mv -f -- "$1" "$2" || rc=1; fi
-  if [ $rc -ne 0 ]; then rm -f -- "$1"; fi
-  shift 2
-done
-exit $rc"#;
-
 /// A fresh tag for temporary names (`wss-` and 12 hex digits).
 pub fn temp_tag() -> String {
     format!("wss-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
 
-/// Exit code the server's remote scripts use for "no such path".
-pub const EXIT_MISSING: i32 = 3;
-
-/// The temporary name `path` is written under before the rename.
-pub fn temp_name(path: &RelPath, tag: &str) -> String {
-    let name = format!(".{}.{tag}.tmp", path.file_name());
-    match path.parent() {
-        Some(dir) => format!("{dir}/{name}"),
-        None => name,
-    }
-}
-
-/// A tar holding each file under its temporary name, with entries for the directories on the way,
-/// owned by `owner` when given.
-pub fn build_tar(
-    files: &[(RelPath, Vec<u8>)],
-    tag: &str,
-    owner: Option<u64>,
-) -> std::io::Result<Vec<u8>> {
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut dirs = std::collections::BTreeSet::new();
-    let now = chrono::Utc::now().timestamp() as u64;
-    let header = |kind: tar::EntryType, mode: u32, size: u64| {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(kind);
-        h.set_mode(mode);
-        h.set_uid(owner.unwrap_or(0));
-        h.set_gid(owner.unwrap_or(0));
-        h.set_size(size);
-        h.set_mtime(now);
-        h
-    };
-    for (path, content) in files {
-        let mut dir = String::new();
-        for part in path
-            .components()
-            .collect::<Vec<_>>()
-            .split_last()
-            .map_or(&[][..], |s| s.1)
-        {
-            dir = if dir.is_empty() {
-                (*part).to_owned()
-            } else {
-                format!("{dir}/{part}")
-            };
-            if dirs.insert(dir.clone()) {
-                let mut h = header(tar::EntryType::Directory, 0o755, 0);
-                builder.append_data(&mut h, &dir, std::io::empty())?;
-            }
-        }
-        let mut h = header(tar::EntryType::Regular, 0o644, content.len() as u64);
-        builder.append_data(&mut h, temp_name(path, tag), content.as_slice())?;
-    }
-    builder.into_inner()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn temporaries_sit_beside_their_target_and_are_hidden() {
-        let p = RelPath::parse("a/b/c.txt").unwrap();
-        assert_eq!(temp_name(&p, "t"), "a/b/.c.txt.t.tmp");
-        assert_eq!(temp_name(&RelPath::parse("x").unwrap(), "t"), ".x.t.tmp");
-    }
-
-    #[test]
-    fn the_upload_archive_creates_parents_once_and_owns_everything_as_the_agent() {
-        let files = [
-            (RelPath::parse("d/e/f").unwrap(), b"1".to_vec()),
-            (RelPath::parse("d/g").unwrap(), b"22".to_vec()),
-        ];
-        let tar = build_tar(&files, "t", Some(1000)).unwrap();
-        let mut archive = tar::Archive::new(tar.as_slice());
-        let seen: Vec<(String, u64, u64)> = archive
-            .entries()
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                let h = e.header();
-                (
-                    e.path().unwrap().display().to_string(),
-                    h.uid().unwrap(),
-                    h.size().unwrap(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            seen,
-            [
-                ("d".into(), 1000, 0),
-                ("d/e".into(), 1000, 0),
-                ("d/e/.f.t.tmp".into(), 1000, 1),
-                ("d/.g.t.tmp".into(), 1000, 2),
-            ]
-        );
-    }
 
     #[test]
     fn traversal_and_absolute_paths_are_refused_in_every_spelling() {

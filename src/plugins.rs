@@ -13,49 +13,9 @@ use sha2::{Digest, Sha256};
 /// Owner of delivered plugin trees (the agent user).
 pub const PLUGIN_OWNER: u64 = 1000;
 
-/// Swaps a delivered tree into place inside the plugins directory `$1`: `$2` (the new tree) becomes
-/// `$3` (the plugin name). The old version is kept aside until the new one is in place and put
-/// back if that fails, so a failed install leaves the previous version as it was. Trees owned by
-/// the agent user are removed with `sudo -n` when the login user is another one.
-pub const SWAP_SCRIPT: &str = r#"cd -- "$1" || exit 1
-new=$2 name=$3 old=".$3.old-$$"
-del() { rm -rf -- "$1" 2>/dev/null || sudo -n rm -rf -- "$1" 2>/dev/null; }
-if [ -e "$name" ] || [ -L "$name" ]; then mv -- "$name" "$old" || { del "$new"; exit 1; }; fi
-if mv -- "$new" "$name"; then del "$old"; exit 0; fi
-del "$new"
-if [ -e "$old" ]; then mv -- "$old" "$name"; fi
-exit 1"#;
-
-/// Removes the plugin `$2` from the plugins directory `$1`; exits 3 (`files::EXIT_MISSING`) when it
-/// is not there.
-pub const REMOVE_SCRIPT: &str = r#"cd -- "$1" 2>/dev/null || exit 3
-[ -e "$2" ] || [ -L "$2" ] || exit 3
-rm -rf -- "$2" 2>/dev/null || exec sudo -n rm -rf -- "$2""#;
-
 /// The name a tree is delivered under before the swap.
 pub fn incoming_name(name: &str, tag: &str) -> String {
     format!(".{name}.new-{tag}")
-}
-
-/// Packs the staged tree at `staged` for delivery as plugin `name`: returns its temporary name and
-/// a tar of it under `<parent>/<temporary name>/` (no parent when `parent` is empty), owned by the
-/// agent user.
-pub async fn pack_incoming(
-    staged: &Path,
-    name: &str,
-    parent: &str,
-) -> std::io::Result<(String, Vec<u8>)> {
-    let incoming = incoming_name(name, &crate::files::temp_tag());
-    let prefix = if parent.is_empty() {
-        incoming.clone()
-    } else {
-        format!("{parent}/{incoming}")
-    };
-    let root = staged.to_path_buf();
-    let tar = tokio::task::spawn_blocking(move || archive::pack(&root, &prefix, PLUGIN_OWNER))
-        .await
-        .map_err(std::io::Error::other)??;
-    Ok((incoming, tar))
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

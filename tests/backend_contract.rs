@@ -50,7 +50,7 @@ async fn the_eic_backend_meets_the_contract() {
     );
     let n: u64 = rand::random::<u64>() & 0x0fff_ffff_ffff_ffff;
     let ws = workspace(Some(format!("i-{n:017x}")), "hermes");
-    support::contract::backend_contract(&backend, &ws).await;
+    support::contract::backend_contract(&backend, &ws, "/home/ubuntu/.hermes").await;
 }
 
 #[tokio::test]
@@ -71,7 +71,7 @@ async fn the_docker_backend_meets_the_contract() {
         let ws = ws.clone();
         async move {
             let backend = backend;
-            support::contract::backend_contract(&backend, &ws).await;
+            support::contract::backend_contract(&backend, &ws, "/configs").await;
             backend
         }
     })

@@ -19,10 +19,11 @@ use bollard::query_parameters::{
 use tokio::sync::OnceCell;
 use tracing::instrument;
 
+use self::settings::CONFIGS_MOUNT;
 pub use self::settings::{ContainerSettings, container_body};
 use super::{
     Backend, BackendError, ExecProcess, ExecSpec, FileEntry, FilesRoot, PING_TIMEOUT, TermSize,
-    TerminalSession,
+    TerminalSession, fs,
 };
 use crate::files::RelPath;
 use crate::workspace::{Workspace, container_name};
@@ -53,6 +54,14 @@ impl DockerBackend {
             settings,
             client: OnceCell::new(),
         }
+    }
+
+    /// Where the file scripts of a workspace run.
+    async fn shell(&self, ws: &Workspace) -> Result<files::ContainerShell<'_>, BackendError> {
+        Ok(files::ContainerShell {
+            docker: self.docker().await?,
+            container: container_name(ws.id),
+        })
     }
 
     /// The engine client, with the API version agreed on first use.
@@ -222,14 +231,7 @@ impl Backend for DockerBackend {
         depth: u8,
     ) -> Result<Vec<FileEntry>, BackendError> {
         let root = files::local_root(root)?;
-        files::list(
-            self.docker().await?,
-            &container_name(ws.id),
-            root,
-            dir,
-            depth,
-        )
-        .await
+        fs::list(&self.shell(ws).await?, root, dir, depth).await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]
@@ -241,14 +243,7 @@ impl Backend for DockerBackend {
         max_bytes: u64,
     ) -> Result<Vec<u8>, BackendError> {
         let root = files::local_root(root)?;
-        files::read(
-            self.docker().await?,
-            &container_name(ws.id),
-            root,
-            path,
-            max_bytes,
-        )
-        .await
+        fs::read(&self.shell(ws).await?, root, path, max_bytes).await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]
@@ -257,12 +252,12 @@ impl Backend for DockerBackend {
         ws: &Workspace,
         batch: &[(RelPath, Vec<u8>)],
     ) -> Result<(), BackendError> {
-        files::write(self.docker().await?, &container_name(ws.id), batch).await
+        fs::write(&self.shell(ws).await?, CONFIGS_MOUNT, batch).await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]
     async fn delete_file(&self, ws: &Workspace, path: &RelPath) -> Result<(), BackendError> {
-        files::delete(self.docker().await?, &container_name(ws.id), path).await
+        fs::delete(&self.shell(ws).await?, CONFIGS_MOUNT, path).await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id, plugin = name))]
@@ -272,12 +267,12 @@ impl Backend for DockerBackend {
         name: &str,
         staged: &std::path::Path,
     ) -> Result<(), BackendError> {
-        files::deliver_plugin(self.docker().await?, &container_name(ws.id), name, staged).await
+        fs::deliver_plugin(&self.shell(ws).await?, CONFIGS_MOUNT, name, staged).await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id, plugin = name))]
     async fn remove_plugin(&self, ws: &Workspace, name: &str) -> Result<(), BackendError> {
-        files::remove_plugin(self.docker().await?, &container_name(ws.id), name).await
+        fs::remove_plugin(&self.shell(ws).await?, CONFIGS_MOUNT, name).await
     }
 }
 

@@ -18,6 +18,7 @@ use self::conn::Conn;
 use self::pool::{Leased, Pool};
 use super::{
     Backend, BackendError, ExecProcess, ExecSpec, FileEntry, FilesRoot, TermSize, TerminalSession,
+    fs,
 };
 use crate::files::RelPath;
 use crate::metrics::{EicEvent, Metrics};
@@ -285,7 +286,7 @@ impl Backend for EicBackend {
     ) -> Result<Vec<FileEntry>, BackendError> {
         let base = remote_root(ws, root)?;
         let lease = self.lease(ws).await?;
-        ops::list(&lease, base, dir, depth).await
+        fs::list(&ops::LeaseShell(&lease), base, dir, depth).await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]
@@ -298,7 +299,7 @@ impl Backend for EicBackend {
     ) -> Result<Vec<u8>, BackendError> {
         let base = remote_root(ws, root)?;
         let lease = self.lease(ws).await?;
-        ops::read(&lease, base, path, max_bytes).await
+        fs::read(&ops::LeaseShell(&lease), base, path, max_bytes).await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]
@@ -309,14 +310,14 @@ impl Backend for EicBackend {
     ) -> Result<(), BackendError> {
         let base = runtime_base(&ws.runtime);
         let lease = self.lease(ws).await?;
-        ops::write(&lease, base, files).await
+        fs::write(&ops::LeaseShell(&lease), base, files).await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]
     async fn delete_file(&self, ws: &Workspace, path: &RelPath) -> Result<(), BackendError> {
         let base = runtime_base(&ws.runtime);
         let lease = self.lease(ws).await?;
-        ops::delete(&lease, base, path).await
+        fs::delete(&ops::LeaseShell(&lease), base, path).await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id, plugin = name))]
@@ -328,14 +329,14 @@ impl Backend for EicBackend {
     ) -> Result<(), BackendError> {
         let base = runtime_base(&ws.runtime);
         let lease = self.lease(ws).await?;
-        ops::deliver_plugin(&lease, base, name, staged).await
+        fs::deliver_plugin(&ops::LeaseShell(&lease), base, name, staged).await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id, plugin = name))]
     async fn remove_plugin(&self, ws: &Workspace, name: &str) -> Result<(), BackendError> {
         let base = runtime_base(&ws.runtime);
         let lease = self.lease(ws).await?;
-        ops::remove_plugin(&lease, base, name).await
+        fs::remove_plugin(&ops::LeaseShell(&lease), base, name).await
     }
 }
 

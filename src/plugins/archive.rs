@@ -189,7 +189,8 @@ fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
-/// Tars the tree at `root` under `prefix/`, every entry owned by `owner`; symlinks stay links.
+/// Tars the tree at `root` under `prefix/` (at the top level when `prefix` is empty), every entry
+/// owned by `owner`; symlinks stay links.
 pub fn pack(root: &Path, prefix: &str, owner: u64) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     builder.follow_symlinks(false);
@@ -220,7 +221,11 @@ pub fn pack(root: &Path, prefix: &str, owner: u64) -> std::io::Result<Vec<u8>> {
         children.sort_by_key(|e| e.file_name());
         for child in children {
             let rel = rel.join(child.file_name());
-            let name = format!("{prefix}/{}", rel.display());
+            let name = if prefix.is_empty() {
+                rel.display().to_string()
+            } else {
+                format!("{prefix}/{}", rel.display())
+            };
             let meta = child.path().symlink_metadata()?;
             if meta.file_type().is_symlink() {
                 let target = std::fs::read_link(child.path())?;

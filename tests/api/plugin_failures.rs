@@ -237,10 +237,10 @@ async fn a_failed_reinstall_leaves_the_old_version_in_place() {
         "echo 1.0.0\nstable\n"
     );
 
-    // The swap itself: when the new tree cannot be moved in, the old one is put back.
-    let swap = workspace_server::plugins::SWAP_SCRIPT;
+    // The delivery itself: when the new tree cannot be unpacked, the old one stays.
+    let deliver = workspace_server::backend::fs::deliver_script();
     let (status, out) = app
-        .exec(&id, json!({ "argv": ["sh", "-c", swap, "swap", "/configs/plugins", ".stable.new-missing", "stable"] }))
+        .exec(&id, json!({ "argv": ["sh", "-c", deliver, "sh", "/configs", ".stable.new-broken", "stable"], "stdin": "not a tar" }))
         .await;
     assert_eq!(
         (status.as_u16(), &out["exit_code"]),

@@ -9,12 +9,13 @@ use workspace_server::backend::{Backend, BackendError, ExecSpec, FilesRoot, StdS
 use workspace_server::files::RelPath;
 use workspace_server::workspace::Workspace;
 
-/// Runs every clause of the contract against `ws` on `backend`.
-pub async fn backend_contract(backend: &dyn Backend, ws: &Workspace) {
+/// Runs every clause of the contract against `ws` on `backend`, whose files live under `root`.
+pub async fn backend_contract(backend: &dyn Backend, ws: &Workspace, root: &str) {
     backend.ping().await.expect("ping");
     exec_round_trips_argv_stdin_env_and_cwd(backend, ws).await;
     exec_kill_ends_the_whole_tree(backend, ws).await;
     files_write_read_list_delete(backend, ws).await;
+    files_never_follow_a_link_out_of_the_root(backend, ws, root).await;
     terminal_sizes_resizes_and_exits(backend, ws).await;
 }
 
@@ -171,6 +172,91 @@ async fn files_write_read_list_delete(backend: &dyn Backend, ws: &Workspace) {
         backend.delete_file(ws, &p("contract")).await,
         Err(BackendError::NotFound)
     ));
+}
+
+/// The workspace plants links out of its root (to `/etc`, to a sibling directory, to a file
+/// there): every operation through them is refused or acts on the link itself.
+async fn files_never_follow_a_link_out_of_the_root(
+    backend: &dyn Backend,
+    ws: &Workspace,
+    root: &str,
+) {
+    let outside = format!("/tmp/wss-outside-{}", ws.id);
+    let plant = format!(
+        "set -e; mkdir -p {root}/hostile {outside}/dir; echo SECRET > {outside}/victim; \
+         echo SECRET > {outside}/dir/victim; cd {root}/hostile; ln -sfn /etc etc-link; \
+         ln -sfn {outside} out-link; ln -sfn {outside}/victim file-link"
+    );
+    let (_, err, code) = run(backend, ws, argv(&["sh", "-c", &plant])).await;
+    assert_eq!(code, Some(0), "planting the links: {err}");
+    let p = |s: &str| RelPath::parse(&format!("hostile/{s}")).unwrap();
+    let root_of = FilesRoot(None);
+    let leaves = |r: Result<(), BackendError>, what: &str| match r {
+        Err(BackendError::Invalid(m)) if m == "path leaves the workspace root" => {}
+        other => panic!("{what}: {other:?}"),
+    };
+    let read = async |s: &str| {
+        backend
+            .read_file(ws, root_of, &p(s), 1 << 20)
+            .await
+            .map(drop)
+    };
+    leaves(read("etc-link/passwd").await, "read etc-link/passwd");
+    leaves(read("out-link/victim").await, "read out-link/victim");
+    leaves(read("file-link").await, "read file-link");
+    leaves(
+        backend
+            .list_files(ws, root_of, Some(&p("etc-link")), 1)
+            .await
+            .map(drop),
+        "list etc-link",
+    );
+    leaves(
+        backend
+            .list_files(ws, root_of, Some(&p("out-link")), 1)
+            .await
+            .map(drop),
+        "list out-link",
+    );
+    for target in [
+        "out-link/new",
+        "out-link/victim",
+        "out-link/dir/x",
+        "etc-link/wss-x",
+    ] {
+        let wrote = backend.write_files(ws, &[(p(target), b"x".to_vec())]).await;
+        leaves(wrote, &format!("write {target}"));
+    }
+    let bulk = [
+        (p("fine.txt"), b"1".to_vec()),
+        (p("out-link/dir/victim"), b"2".to_vec()),
+    ];
+    leaves(backend.write_files(ws, &bulk).await, "bulk replace");
+    leaves(
+        backend.delete_file(ws, &p("out-link/victim")).await,
+        "delete out-link/victim",
+    );
+    leaves(
+        backend.delete_file(ws, &p("out-link/dir")).await,
+        "delete out-link/dir",
+    );
+    // The last component as a link: replaced, or removed, itself.
+    backend
+        .write_files(ws, &[(p("file-link"), b"mine".to_vec())])
+        .await
+        .expect("a write over a link replaces the link");
+    backend
+        .delete_file(ws, &p("out-link"))
+        .await
+        .expect("the link itself is removed");
+    let check = format!(
+        "cat {outside}/victim {outside}/dir/victim; ls -A {outside}; ls -A {outside}/dir; \
+         test -e /etc/wss-x && echo ESCAPED; test -e {root}/hostile/fine.txt && echo HALF; \
+         cat {root}/hostile/file-link; test -L {root}/hostile/out-link && echo LINK; \
+         rm -rf {outside} {root}/hostile"
+    );
+    let (out, _, _) = run(backend, ws, argv(&["sh", "-c", &check])).await;
+    assert_eq!(out, "SECRET\nSECRET\ndir\nvictim\nvictim\nmine");
 }
 
 async fn terminal_sizes_resizes_and_exits(backend: &dyn Backend, ws: &Workspace) {
