@@ -44,6 +44,8 @@ pub struct AppState {
     /// Upgraded sockets (terminal sessions), which the HTTP server no longer counts as open
     /// connections: shutdown waits for them too, so each writes its close frame and audit row.
     pub sessions: TaskTracker,
+    /// The open registry listing of `PLUGINS_DIR`, cached until the directory changes.
+    pub registry: Arc<crate::plugins::registry::Registry>,
 }
 
 /// A built server: store open, migrations run, listener bound.
@@ -102,6 +104,9 @@ impl App {
                     metrics.clone(),
                 ))),
             },
+            registry: Arc::new(crate::plugins::registry::Registry::new(
+                config.plugins_dir.clone(),
+            )),
             config: Arc::new(config),
             metrics,
             control_plane,

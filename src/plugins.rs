@@ -2,6 +2,7 @@
 //! and remove a plugin tree atomically.
 
 pub mod archive;
+pub mod registry;
 pub mod source;
 pub mod stage;
 

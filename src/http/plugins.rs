@@ -28,35 +28,11 @@ const EXTERNAL_RUNTIME: &str = "external";
 
 /// `GET /plugins`: what the registry directory offers.
 pub async fn registry(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let dir = state.config.plugins_dir.clone();
-    let listed = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return out;
-        };
-        for entry in entries.flatten() {
-            let file = entry.file_name().to_string_lossy().into_owned();
-            let path = entry.path();
-            let (name, meta) = if path.is_dir() {
-                let yaml = std::fs::read_to_string(path.join("plugin.yaml")).unwrap_or_default();
-                (file, plugins::summary(&yaml))
-            } else if let Some(name) = file.strip_suffix(".tar.gz") {
-                (name.to_owned(), serde_json::Map::new())
-            } else {
-                continue;
-            };
-            if valid_name(&name) {
-                let mut item = json!({ "name": name, "source": format!("local://{name}") });
-                item.as_object_mut().unwrap().extend(meta);
-                out.push(item);
-            }
-        }
-        out.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
-        out
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(axum::Json(listed).into_response())
+    let registry = state.registry.clone();
+    let listed = tokio::task::spawn_blocking(move || registry.list())
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(axum::Json(&*listed).into_response())
 }
 
 /// `GET /plugins/sources`.

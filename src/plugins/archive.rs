@@ -16,6 +16,8 @@ pub enum ArchiveError {
     LinkOutside(String),
     #[error("archive entry {0:?} is a device, fifo or other special file")]
     Special(String),
+    #[error("{0:?} is a file with more than one hard link")]
+    HardLink(String),
     #[error("the plugin holds more than {MAX_ENTRIES} entries")]
     TooManyEntries,
     #[error("the plugin is larger than {0} bytes")]

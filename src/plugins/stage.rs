@@ -116,6 +116,7 @@ fn copy_tree(from: &Path, to: &Path, max_bytes: u64) -> Result<(), StageError> {
                 std::fs::create_dir(to.join(&rel))?;
                 stack.push(rel);
             } else if meta.is_file() {
+                refuse_hard_link(&meta, &rel)?;
                 bytes += meta.len();
                 if bytes > max_bytes {
                     return Err(ArchiveError::TooLarge(max_bytes).into());
@@ -123,6 +124,16 @@ fn copy_tree(from: &Path, to: &Path, max_bytes: u64) -> Result<(), StageError> {
                 std::fs::copy(child.path(), to.join(&rel))?;
             }
         }
+    }
+    Ok(())
+}
+
+/// A regular file with more than one link may be another name for a file anywhere on the host
+/// (a hard link cannot be told from the original): it is refused, not copied.
+fn refuse_hard_link(meta: &std::fs::Metadata, rel: &Path) -> Result<(), StageError> {
+    use std::os::unix::fs::MetadataExt;
+    if meta.nlink() > 1 {
+        return Err(ArchiveError::HardLink(rel.display().to_string()).into());
     }
     Ok(())
 }
@@ -150,6 +161,7 @@ fn sanitize(root: &Path, max_bytes: u64) -> Result<(), StageError> {
             } else if meta.is_dir() {
                 stack.push(rel);
             } else if meta.is_file() {
+                refuse_hard_link(&meta, &rel)?;
                 bytes += meta.len();
                 if bytes > max_bytes {
                     return Err(ArchiveError::TooLarge(max_bytes).into());
@@ -214,4 +226,34 @@ async fn fetch_git(url: &str, reference: Option<&str>, dest: &Path) -> Result<()
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_registry_plugin_holding_a_hard_link_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = dir.path().join("registry");
+        std::fs::create_dir_all(registry.join("linked")).unwrap();
+        std::fs::write(registry.join("linked/plugin.yaml"), "version: 1\n").unwrap();
+        // A file of the host that a plugin author (or a compromised registry) points at.
+        std::fs::write(dir.path().join("host-secret"), "SECRET").unwrap();
+        std::fs::hard_link(dir.path().join("host-secret"), registry.join("linked/copy")).unwrap();
+        let settings = StageSettings {
+            plugins_dir: registry,
+            github_base: String::new(),
+            fetch_timeout: Duration::from_secs(10),
+            max_dir_bytes: 1 << 20,
+        };
+        let source = PluginSource::Local {
+            name: "linked".into(),
+        };
+        match stage(&source, &settings).await {
+            Err(StageError::Archive(ArchiveError::HardLink(path))) => assert_eq!(path, "copy"),
+            Err(e) => panic!("unexpected: {e}"),
+            Ok(_) => panic!("a hard link was staged"),
+        }
+    }
 }

@@ -300,3 +300,37 @@ async fn an_unreachable_source_is_502_and_a_slow_one_504() {
     );
     held.abort();
 }
+
+/// The peak resident memory of this test process (one process per test under nextest), in KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_open_registry_listing_stays_cheap_with_a_huge_plugin_yaml() {
+    let r = rig(&[]).await;
+    let big = r.registry.path().join("huge");
+    std::fs::create_dir(&big).unwrap();
+    std::fs::File::create(big.join("plugin.yaml"))
+        .unwrap()
+        .set_len(50 * 1024 * 1024)
+        .unwrap();
+    add_plugin(r.registry.path(), "fine", "1.0.0");
+    let before = peak_rss_kib();
+    let listings = (0..32).map(|_| r.app.get_as("/plugins", ""));
+    for (status, body) in futures_util::future::join_all(listings).await {
+        assert_eq!(status, 200);
+        assert_eq!(body[0]["name"], "fine");
+        assert_eq!(
+            body[1],
+            json!({ "name": "huge", "source": "local://huge", "error": "plugin.yaml is larger than 64 KiB" })
+        );
+    }
+    let growth = peak_rss_kib().saturating_sub(before);
+    assert!(growth < 16 * 1024, "peak memory grew by {growth} KiB");
+}
