@@ -184,8 +184,8 @@ fn assert_link_inside(dest: &Path, link: &Path) {
     }
 }
 
-/// Any text frame is either a control message with a size in range, or input carried byte for
-/// byte.
+/// Any text frame is a control message with a size in range, a refused control message (a JSON
+/// object of a control type, never typed into the shell), or input carried byte for byte.
 pub fn terminal_control(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -198,6 +198,13 @@ pub fn terminal_control(data: &[u8]) {
             assert!(text.trim_start().starts_with('{'));
         }
         ClientFrame::Control(Control::Ping) => assert!(text.trim_start().starts_with('{')),
+        ClientFrame::BadControl(_) => {
+            let value: serde_json::Value = serde_json::from_str(text).expect("a JSON object");
+            assert!(
+                matches!(value["type"].as_str(), Some("resize" | "ping")),
+                "{text}"
+            );
+        }
         other => panic!("a text frame became {other:?}"),
     }
 }

@@ -29,18 +29,44 @@ pub fn timeout(requested: Option<i64>) -> Duration {
     Duration::from_secs(secs as u64)
 }
 
+/// Most argv elements an exec may carry.
+pub const MAX_ARGV_ELEMENTS: usize = 4096;
+/// Most bytes all argv elements together may carry.
+pub const MAX_ARGV_BYTES: usize = 256 * 1024;
+
+/// Why an argv is refused; the message is safe to show.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ArgvError {
+    #[error("{0}")]
+    Invalid(String),
+    /// Past `MAX_ARGV_ELEMENTS` or `MAX_ARGV_BYTES` (413).
+    #[error("{0}")]
+    TooLarge(String),
+}
+
+impl From<&str> for ArgvError {
+    fn from(msg: &str) -> Self {
+        Self::Invalid(msg.to_owned())
+    }
+}
+
 /// A command line: a non-empty list of strings, run as given (no shell is added).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Argv(Vec<String>);
 
 impl Argv {
     /// Accepts only a non-empty JSON array of strings; a string command line is refused.
-    pub fn parse(value: &serde_json::Value) -> Result<Self, String> {
+    pub fn parse(value: &serde_json::Value) -> Result<Self, ArgvError> {
         let items = value
             .as_array()
             .ok_or("argv must be an array of strings, not a command line")?;
         if items.is_empty() {
             return Err("argv must not be empty".into());
+        }
+        if items.len() > MAX_ARGV_ELEMENTS {
+            return Err(ArgvError::TooLarge(format!(
+                "argv has more than {MAX_ARGV_ELEMENTS} elements"
+            )));
         }
         let argv = items
             .iter()
@@ -52,6 +78,12 @@ impl Argv {
         }
         if argv.iter().any(|a| a.contains('\0')) {
             return Err("argv elements must not contain NUL".into());
+        }
+        if argv.iter().map(String::len).sum::<usize>() > MAX_ARGV_BYTES {
+            return Err(ArgvError::TooLarge(format!(
+                "argv holds more than {} KiB",
+                MAX_ARGV_BYTES / 1024
+            )));
         }
         Ok(Self(argv))
     }
@@ -321,6 +353,11 @@ mod tests {
         ] {
             assert!(Argv::parse(&bad).is_err(), "{bad} accepted");
         }
+        let many = json!(vec!["x"; MAX_ARGV_ELEMENTS + 1]);
+        assert!(matches!(Argv::parse(&many), Err(ArgvError::TooLarge(_))));
+        let long = json!(["echo", "y".repeat(MAX_ARGV_BYTES)]);
+        assert!(matches!(Argv::parse(&long), Err(ArgvError::TooLarge(_))));
+        assert!(Argv::parse(&json!(vec!["x"; MAX_ARGV_ELEMENTS])).is_ok());
         let argv = Argv::parse(&json!(["echo", "a b", "$(x)"])).unwrap();
         assert_eq!(argv.as_slice(), ["echo", "a b", "$(x)"]);
     }

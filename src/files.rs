@@ -8,6 +8,10 @@ pub const MAX_READ_BYTES: u64 = 5 * 1024 * 1024;
 pub const MAX_BULK_FILES: usize = 200;
 /// Deepest listing, in directory levels.
 pub const MAX_LIST_DEPTH: u8 = 5;
+/// Longest name of one path component, in bytes (Linux's `NAME_MAX`).
+pub const MAX_NAME_BYTES: usize = 255;
+/// Longest path, in bytes (Linux's `PATH_MAX`).
+pub const MAX_PATH_BYTES: usize = 4096;
 /// Roots a local listing or read may ask for with `?root=`.
 pub const LOCAL_ROOTS: &[&str] = &["/configs", "/workspace", "/home", "/plugins"];
 
@@ -27,11 +31,19 @@ impl RelPath {
         if raw.contains('\0') {
             return Err("path must not contain NUL".into());
         }
+        if raw.len() > MAX_PATH_BYTES {
+            return Err(format!("path is longer than {MAX_PATH_BYTES} bytes"));
+        }
         let mut parts = Vec::new();
         for part in raw.split('/') {
             match part {
                 "" | "." => {}
                 ".." => return Err("path must not contain '..'".into()),
+                p if p.len() > MAX_NAME_BYTES => {
+                    return Err(format!(
+                        "a name in the path is longer than {MAX_NAME_BYTES} bytes"
+                    ));
+                }
                 p => parts.push(p),
             }
         }
@@ -73,6 +85,26 @@ impl fmt::Debug for RelPath {
     }
 }
 
+/// Checks the paths of one bulk write: none may be named twice (after normalising), and none may
+/// be a parent of another (one of them would have to be both a file and a directory). The error
+/// is safe to show.
+pub fn check_batch<'a>(paths: impl IntoIterator<Item = &'a RelPath>) -> Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    let paths: Vec<&str> = paths.into_iter().map(RelPath::as_str).collect();
+    for p in &paths {
+        if !seen.insert(*p) {
+            return Err(format!("{p:?} is named twice"));
+        }
+    }
+    for p in &paths {
+        let mut ancestors = p.match_indices('/').map(|(i, _)| &p[..i]);
+        if let Some(a) = ancestors.find(|a| seen.contains(a)) {
+            return Err(format!("{a:?} cannot be a file and the parent of {p:?}"));
+        }
+    }
+    Ok(())
+}
+
 /// A fresh tag for temporary names (`wss-` and 12 hex digits).
 pub fn temp_tag() -> String {
     format!("wss-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
@@ -81,6 +113,24 @@ pub fn temp_tag() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlong_names_and_paths_are_refused() {
+        assert!(RelPath::parse(&"n".repeat(255)).is_ok());
+        assert!(RelPath::parse(&"n".repeat(256)).is_err());
+        let deep = vec!["d"; 2048].join("/");
+        assert!(RelPath::parse(&deep).is_ok());
+        assert!(RelPath::parse(&format!("{deep}/x")).is_err());
+    }
+
+    #[test]
+    fn a_batch_names_each_file_once_and_never_a_file_as_a_parent() {
+        let p = |s: &str| RelPath::parse(s).unwrap();
+        assert!(check_batch(&[p("a/b"), p("a/c"), p("ab/c"), p("a.b")]).is_ok());
+        assert!(check_batch(&[p("a//b"), p("a/./b")]).is_err());
+        assert!(check_batch(&[p("a"), p("a/b")]).is_err());
+        assert!(check_batch(&[p("x/a"), p("x/a/b/c"), p("x/a!")]).is_err());
+    }
 
     #[test]
     fn traversal_and_absolute_paths_are_refused_in_every_spelling() {

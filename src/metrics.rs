@@ -26,9 +26,15 @@ pub enum EicEvent {
 
 impl Metrics {
     /// Counts a finished HTTP request by matched route template, method and status.
+    /// Methods outside HTTP's registered few count as `other`, so that requests cannot grow the
+    /// label set (route templates and statuses are the server's own).
     pub fn http_request(&self, route: &str, method: &str, status: u16) {
+        const KNOWN: [&str; 9] = [
+            "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+        ];
+        let method = KNOWN.iter().find(|m| **m == method).unwrap_or(&"other");
         let mut map = self.http.lock().unwrap_or_else(|e| e.into_inner());
-        *map.entry((route.to_owned(), method.to_owned(), status))
+        *map.entry((route.to_owned(), (*method).to_owned(), status))
             .or_default() += 1;
     }
 

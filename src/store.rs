@@ -28,6 +28,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported DATABASE_URL scheme (expected postgres:// or sqlite:)")]
     UnsupportedUrl,
+    /// The new `parent_id` would put the workspace under itself.
+    #[error("parent_id would make a cycle")]
+    Cycle,
 }
 
 impl StoreError {
@@ -159,7 +162,9 @@ pub trait Store: Send + Sync + 'static {
     -> Result<Vec<Workspace>, StoreError>;
     /// The chain from `id` up through its parents (`id` first), at most `MAX_TREE_DEPTH` long.
     async fn ancestors(&self, id: WorkspaceId) -> Result<Vec<WorkspaceId>, StoreError>;
-    /// Writes the user-editable fields; returns false when no such workspace exists.
+    /// Writes the user-editable fields; returns false when no such workspace exists. Refuses with
+    /// `Cycle` a `parent_id` whose chain reaches the workspace, checked in the same transaction as
+    /// the write, with every other change of fields waiting.
     async fn update_workspace_fields(
         &self,
         id: WorkspaceId,

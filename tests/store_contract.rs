@@ -54,6 +54,36 @@ async fn contract(store: Arc<dyn Store>) {
     tickets_are_taken_once(&*store).await;
     activity_is_newest_first(&*store).await;
     allowlists_are_replaced_whole(&*store).await;
+    concurrent_parent_changes_never_make_a_cycle(store.clone()).await;
+}
+
+/// Pairs of workspaces each moved under the other at the same moment: one move wins, the other
+/// is refused with `Cycle`, and the tree has no cycle afterwards.
+async fn concurrent_parent_changes_never_make_a_cycle(store: Arc<dyn Store>) {
+    for _ in 0..20 {
+        let (a, b) = (workspace(None), workspace(None));
+        store.insert_workspace(&a).await.unwrap();
+        store.insert_workspace(&b).await.unwrap();
+        let under = |ws: &Workspace, parent: WorkspaceId| {
+            let mut f = WorkspaceFields::from(ws);
+            f.parent_id = Some(parent);
+            let (store, id) = (store.clone(), ws.id);
+            tokio::spawn(async move { store.update_workspace_fields(id, &f, Utc::now()).await })
+        };
+        let (one, two) = (under(&a, b.id), under(&b, a.id));
+        let outcomes = [one.await.unwrap(), two.await.unwrap()];
+        let refused = outcomes
+            .iter()
+            .filter(|o| matches!(o, Err(store::StoreError::Cycle)))
+            .count();
+        assert_eq!(refused, 1, "{outcomes:?}");
+        assert!(
+            outcomes.iter().any(|o| matches!(o, Ok(true))),
+            "{outcomes:?}"
+        );
+        let chain = store.ancestors(a.id).await.unwrap();
+        assert!(chain.len() <= 2, "a cycle: {chain:?}");
+    }
 }
 
 async fn workspaces_round_trip(store: &dyn Store) {

@@ -27,8 +27,13 @@ impl From<AuthError> for ApiError {
 }
 
 /// The caller from the `Authorization` header, if any. No other header is ever consulted.
+/// Two `Authorization` headers are refused (400), rather than letting one of them win.
 pub async fn header_caller(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
-    let value = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
+    let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+    let value = values.next().map(|v| v.as_bytes());
+    if values.next().is_some() {
+        return Err(ApiError::bad_request("more than one Authorization header"));
+    }
     Ok(state.access.caller(value).await?)
 }
 

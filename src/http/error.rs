@@ -74,6 +74,9 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if let StoreError::Cycle = e {
+            return ApiError::BadRequest(e.to_string());
+        }
         if e.is_unavailable() {
             tracing::warn!(error = %e, "database unavailable");
             return ApiError::Unavailable("database unavailable".into());

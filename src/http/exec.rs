@@ -20,7 +20,7 @@ use crate::app::AppState;
 use crate::audit;
 use crate::auth::Caller;
 use crate::backend::ExecSpec;
-use crate::exec::{self, Argv, Event, Outcome, Summary};
+use crate::exec::{self, Argv, ArgvError, Event, Outcome, Summary};
 use crate::store::NewActivity;
 use crate::workspace::{Placement, Workspace};
 
@@ -39,7 +39,10 @@ pub struct ExecBody {
 
 impl ExecBody {
     fn into_spec(self) -> Result<(ExecSpec, Option<i64>), ApiError> {
-        let argv = Argv::parse(&self.argv).map_err(ApiError::BadRequest)?;
+        let argv = Argv::parse(&self.argv).map_err(|e| match e {
+            ArgvError::Invalid(msg) => ApiError::BadRequest(msg),
+            ArgvError::TooLarge(msg) => ApiError::PayloadTooLarge(msg),
+        })?;
         let env = self.env.unwrap_or_default();
         if let Some(bad) = env.keys().find(|k| k.is_empty() || k.contains(['=', '\0'])) {
             return Err(ApiError::bad_request(format!("invalid env name {bad:?}")));

@@ -17,7 +17,7 @@ use crate::app::AppState;
 use crate::audit;
 use crate::auth::Caller;
 use crate::backend::{Backend, FilesRoot};
-use crate::files::{MAX_BULK_FILES, MAX_LIST_DEPTH, MAX_READ_BYTES, RelPath};
+use crate::files::{MAX_BULK_FILES, MAX_LIST_DEPTH, MAX_READ_BYTES, RelPath, check_batch};
 use crate::store::NewActivity;
 use crate::workspace::{Placement, Workspace};
 
@@ -182,6 +182,7 @@ pub async fn replace(
             RelPath::parse(&raw).map_err(|e| ApiError::bad_request(format!("{raw:?}: {e}")))?;
         batch.push((path, content.into_bytes()));
     }
+    check_batch(batch.iter().map(|(p, _)| p)).map_err(ApiError::BadRequest)?;
     let backend = backend_of(&state, &workspace)?;
     backend.write_files(&workspace, &batch).await?;
     let paths: Vec<&RelPath> = batch.iter().map(|(p, _)| p).collect();

@@ -164,6 +164,13 @@ where
                         break;
                     }
                 }
+                ClientFrame::BadControl(why) => {
+                    let refusal = ServerFrame::Text(format!("Error: {why}\r\n"));
+                    if tx.send(refusal).await.is_err() {
+                        stats.end = "client_closed";
+                        break;
+                    }
+                }
                 ClientFrame::Other => {}
                 ClientFrame::Close => {
                     stats.end = "client_closed";

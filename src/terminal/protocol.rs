@@ -21,6 +21,8 @@ pub enum ClientFrame {
     Input(Bytes),
     /// A control message.
     Control(Control),
+    /// A control message with bad fields: answered with an `Error:` text frame, never typed.
+    BadControl(String),
     /// The client closed the socket (or it broke).
     Close,
     /// Anything else (pings, pongs): counts as activity, nothing more.
@@ -43,20 +45,31 @@ enum Wire {
 
 impl ClientFrame {
     /// A text frame is a control message when it is a JSON object whose `type` is a control
-    /// type with valid fields; otherwise it is typed input, sent on to the shell as is.
+    /// type; with bad fields it is refused (`BadControl`). Any other text is typed input, sent on
+    /// to the shell as is.
     pub fn from_text(text: &str) -> Self {
-        let control = text
-            .trim_start()
-            .starts_with('{')
-            .then(|| serde_json::from_str::<Wire>(text).ok())
-            .flatten()
-            .and_then(|wire| match wire {
-                Wire::Resize { cols, rows } => valid_size(cols, rows).map(Control::Resize),
-                Wire::Ping => Some(Control::Ping),
-            });
-        match control {
-            Some(c) => Self::Control(c),
-            None => Self::Input(Bytes::copy_from_slice(text.as_bytes())),
+        let input = || Self::Input(Bytes::copy_from_slice(text.as_bytes()));
+        if !text.trim_start().starts_with('{') {
+            return input();
+        }
+        let Ok(serde_json::Value::Object(object)) = serde_json::from_str(text) else {
+            return input();
+        };
+        let kind = object.get("type").and_then(serde_json::Value::as_str);
+        if !matches!(kind, Some("resize" | "ping")) {
+            return input();
+        }
+        let bad_size = || {
+            Self::BadControl(format!(
+                "resize needs integer cols and rows within 1-{MAX_DIMENSION}"
+            ))
+        };
+        match serde_json::from_value::<Wire>(serde_json::Value::Object(object)) {
+            Ok(Wire::Resize { cols, rows }) => valid_size(cols, rows)
+                .map(|size| Self::Control(Control::Resize(size)))
+                .unwrap_or_else(bad_size),
+            Ok(Wire::Ping) => Self::Control(Control::Ping),
+            Err(_) => bad_size(),
         }
     }
 }
@@ -117,11 +130,22 @@ mod tests {
             ClientFrame::from_text(r#"{"type":"ping"}"#),
             ClientFrame::Control(Control::Ping)
         );
+        for bad in [
+            r#"{"type":"resize","cols":0,"rows":40}"#,
+            r#"{"type":"resize","cols":"abc"}"#,
+            r#"{"type":"resize","cols":"wide","rows":3}"#,
+            r#"{"type":"resize","cols":70000,"rows":3}"#,
+            r#"{"type":"resize"}"#,
+        ] {
+            assert!(
+                matches!(ClientFrame::from_text(bad), ClientFrame::BadControl(_)),
+                "{bad}"
+            );
+        }
         for input in [
             "ls -la\r",
             r#"{"type":"other"}"#,
-            r#"{"type":"resize","cols":0,"rows":40}"#,
-            r#"{"type":"resize","cols":"wide"}"#,
+            r#"{"kind":"resize"}"#,
             "{not json",
             r#"["type","ping"]"#,
         ] {

@@ -15,6 +15,7 @@ mod docker_terminal;
 mod eic;
 mod errors;
 mod health;
+mod hostile_input;
 mod persistence;
 mod plugin_failures;
 mod plugins;

@@ -100,6 +100,29 @@ macro_rules! workspace_methods {
                 f: &WorkspaceFields,
                 at: DateTime<Utc>,
             ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                // The lock first (a write, so SQLite takes its writer lock before any read).
+                sqlx::query("UPDATE tree_lock SET id = id WHERE id = 1")
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(parent) = f.parent_id {
+                    let cycle = sqlx::query_as::<_, IdRow>(
+                        "WITH RECURSIVE chain(id, parent_id, depth) AS ( \
+                           SELECT id, parent_id, 0 FROM workspaces WHERE id = $1 \
+                           UNION ALL \
+                           SELECT w.id, w.parent_id, c.depth + 1 FROM workspaces w \
+                             JOIN chain c ON w.id = c.parent_id WHERE c.depth < $3) \
+                         SELECT id FROM chain WHERE id = $2 LIMIT 1",
+                    )
+                    .bind(parent.0)
+                    .bind(id.0)
+                    .bind(MAX_TREE_DEPTH)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if cycle.is_some() {
+                        return Err(StoreError::Cycle);
+                    }
+                }
                 let done = sqlx::query(
                     "UPDATE workspaces SET name = $2, runtime = $3, tier = $4, parent_id = $5, \
                      instance_id = $6, image = $7, updated_at = $8 WHERE id = $1",
@@ -112,8 +135,9 @@ macro_rules! workspace_methods {
                 .bind(&f.instance_id)
                 .bind(&f.image)
                 .bind(at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(done.rows_affected() == 1)
             }
 
