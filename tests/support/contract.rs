@@ -279,6 +279,12 @@ async fn terminal_sizes_resizes_and_exits(backend: &dyn Backend, ws: &Workspace)
     session.input.write_all(b"stty size\r").await.unwrap();
     expect(&mut session, "25 90").await;
     session
+        .input
+        .write_all(b"echo \"term=$TERM.\"\r")
+        .await
+        .unwrap();
+    expect(&mut session, "term=xterm-256color.").await;
+    session
         .control
         .resize(TermSize {
             cols: 100,

@@ -76,6 +76,9 @@ pub fn open(conn: Conn, size: TermSize) -> Result<TerminalSession, BackendError>
         .map_err(|e| failed("opening a PTY", e))?;
     let mut cmd = CommandBuilder::new(program);
     cmd.args(args);
+    // ssh asks the instance for a terminal of its own TERM: the same as the Docker path's, so
+    // colours, `clear` and full-screen programs work.
+    cmd.env("TERM", "xterm-256color");
     let mut child = pair
         .slave
         .spawn_command(cmd)
