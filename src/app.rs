@@ -86,7 +86,7 @@ impl App {
                     url,
                     config.molecule_cp_shared_secret.clone(),
                     admin_token.map(str::to_owned),
-                    config.molecule_org_id.clone(),
+                    config.org_id().map(str::to_owned),
                 ))
             });
         let state = AppState {

@@ -39,7 +39,8 @@ pub struct Config {
     #[arg(long, env = "MOLECULE_ENV")]
     pub molecule_env: Option<String>,
 
-    /// Comma-separated browser origins allowed by CORS (none when unset).
+    /// Comma-separated browser origins allowed by CORS (none when unset; in development,
+    /// `http://localhost:3000` and `http://localhost:3001`).
     #[arg(long, env = "CORS_ORIGINS")]
     pub cors_origins: Option<String>,
 
@@ -65,7 +66,7 @@ pub struct Config {
     pub workspace_image: String,
 
     /// Tiers 3 and 4 run privileged; `false` keeps their other settings without `Privileged`.
-    #[arg(long, env = "WORKSPACE_PRIVILEGED", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "WORKSPACE_PRIVILEGED", default_value_t = true, action = clap::ArgAction::Set, value_parser = parse_bool)]
     pub workspace_privileged: bool,
 
     /// Memory limit of tier 2 containers, in MiB.
@@ -124,7 +125,8 @@ pub struct Config {
     #[arg(long, env = "PLUGIN_INSTALL_BODY_MAX_BYTES", default_value_t = 65536)]
     pub plugin_install_body_max_bytes: usize,
 
-    /// How long staging a plugin may take: `300`, `30s`, `5m`, `1h`.
+    /// How long staging a plugin may take: seconds (`300`) or Go's form (`300ms`, `90s`, `1m30s`,
+    /// `5m`, `1h`).
     #[arg(long, env = "PLUGIN_INSTALL_FETCH_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
     pub plugin_install_fetch_timeout: std::time::Duration,
 
@@ -137,7 +139,7 @@ pub struct Config {
     pub plugin_install_max_dir_bytes: u64,
 
     /// Accepts `github://` sources not pinned to a commit id.
-    #[arg(long, env = "PLUGIN_ALLOW_UNPINNED", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, env = "PLUGIN_ALLOW_UNPINNED", default_value_t = false, action = clap::ArgAction::Set, value_parser = parse_bool)]
     pub plugin_allow_unpinned: bool,
 
     /// Base URL `github://owner/repo` sources are fetched from (a mirror, or `file://` in tests).
@@ -161,26 +163,74 @@ pub struct Config {
     pub log: String,
 }
 
-/// Parses `300`, `30s`, `5m` or `1h`.
+/// Parses plain seconds (`300`) or a Go duration: a sequence of numbers with units `ns`, `us`
+/// (or `µs`), `ms`, `s`, `m`, `h`, decimals allowed (`300ms`, `1m30s`, `1.5h`).
 fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
     let raw = raw.trim();
-    let (number, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => raw.split_at(i),
-        None => (raw, "s"),
-    };
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("not a duration: {raw:?}"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("not a duration: {raw:?} (use s, m or h)")),
-    };
-    Ok(std::time::Duration::from_secs(secs))
+    let bad =
+        || format!("not a duration: {raw:?} (use seconds, or Go's form such as 90s, 1m30s, 5m)");
+    if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        return raw
+            .parse()
+            .map(std::time::Duration::from_secs)
+            .map_err(|_| bad());
+    }
+    let mut rest = raw;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let (number, tail) = rest.split_at(digits);
+        let n: f64 = number.parse().map_err(|_| bad())?;
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let scale = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += n * scale;
+        rest = tail;
+    }
+    std::time::Duration::try_from_secs_f64(total).map_err(|_| bad())
 }
 
+/// Parses a boolean as operators write them: `true/false`, `1/0`, `yes/no`, `on/off`, any case.
+fn parse_bool(raw: &str) -> Result<bool, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "y" | "on" => Ok(true),
+        "false" | "0" | "no" | "n" | "off" => Ok(false),
+        _ => Err(format!("not a boolean: {raw:?} (use true or false)")),
+    }
+}
+
+/// The CORS origins allowed in development when `CORS_ORIGINS` is unset, as in the Go server.
+const DEVELOPMENT_ORIGINS: [&str; 2] = ["http://localhost:3000", "http://localhost:3001"];
+
 impl Config {
+    /// Parses the command line and the environment, an empty environment value counting as
+    /// unset (as operators write them for the Go server: `MOLECULE_ORG_ID=`).
+    pub fn from_env() -> Result<Self, clap::Error> {
+        let cmd = Self::command().mut_args(|a| {
+            let empty = a
+                .get_env()
+                .and_then(std::env::var_os)
+                .is_some_and(|v| v.is_empty());
+            if empty { a.env(None) } else { a }
+        });
+        Self::from_arg_matches(&cmd.try_get_matches()?)
+    }
+
     /// Parses flags only, ignoring the process environment: for tests and embedding.
     pub fn from_args<I, T>(args: I) -> Result<Self, clap::Error>
     where
@@ -193,7 +243,16 @@ impl Config {
 
     /// True in local development (`MOLECULE_ENV` = `development` or `dev`).
     pub fn is_development(&self) -> bool {
-        matches!(self.molecule_env.as_deref(), Some("development" | "dev"))
+        self.molecule_env.as_deref().is_some_and(|env| {
+            env.eq_ignore_ascii_case("development") || env.eq_ignore_ascii_case("dev")
+        })
+    }
+
+    /// The tenant id, treating an empty value as unset (self-hosted mode).
+    pub fn org_id(&self) -> Option<&str> {
+        self.molecule_org_id
+            .as_deref()
+            .filter(|o| !o.trim().is_empty())
     }
 
     /// The admin token, treating an empty value as unset.
@@ -248,16 +307,22 @@ impl Config {
         Some(self.docker_host.as_str()).filter(|h| !h.is_empty() && *h != "none")
     }
 
-    /// The allowed CORS origins, trimmed, empty entries dropped.
+    /// The allowed CORS origins, trimmed, empty entries dropped; unset in development, the Go
+    /// server's two local canvas origins.
     pub fn cors_origins(&self) -> Vec<String> {
-        self.cors_origins
+        let configured: Vec<String> = self
+            .cors_origins
             .as_deref()
             .unwrap_or("")
             .split(',')
             .map(str::trim)
             .filter(|o| !o.is_empty())
             .map(str::to_owned)
-            .collect()
+            .collect();
+        if configured.is_empty() && self.cors_origins.is_none() && self.is_development() {
+            return DEVELOPMENT_ORIGINS.map(str::to_owned).into();
+        }
+        configured
     }
 }
 
@@ -304,11 +369,50 @@ mod tests {
     }
 
     #[test]
-    fn durations_take_a_unit() {
-        assert_eq!(parse_duration("300").unwrap().as_secs(), 300);
-        assert_eq!(parse_duration("5m").unwrap().as_secs(), 300);
-        assert_eq!(parse_duration("2h").unwrap().as_secs(), 7200);
-        assert!(parse_duration("5 minutes").is_err());
+    fn durations_take_seconds_or_go_s_forms() {
+        let ms = |s: &str| parse_duration(s).unwrap().as_millis();
+        assert_eq!(ms("300"), 300_000);
+        assert_eq!(ms("300ms"), 300);
+        assert_eq!(ms("90s"), 90_000);
+        assert_eq!(ms("1m30s"), 90_000);
+        assert_eq!(ms("5m"), 300_000);
+        assert_eq!(ms("1h"), 3_600_000);
+        assert_eq!(ms("1.5h"), 5_400_000);
+        for bad in ["5 minutes", "", "m", "5d", "1m30", "-5s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn booleans_are_read_as_operators_write_them() {
+        for (raw, want) in [("true", true), ("TRUE", true), ("1", true), ("Yes", true)] {
+            assert_eq!(parse_bool(raw), Ok(want));
+        }
+        for raw in ["false", "False", "0", "no", "NO"] {
+            assert_eq!(parse_bool(raw), Ok(false));
+        }
+        assert!(parse_bool("maybe").is_err());
+    }
+
+    #[test]
+    fn development_is_case_insensitive_and_opens_the_go_canvas_origins() {
+        let c = Config::from_args(["x", "--molecule-env", "Development"]).unwrap();
+        assert!(c.is_development());
+        assert_eq!(
+            c.cors_origins(),
+            ["http://localhost:3000", "http://localhost:3001"]
+        );
+        let c = Config::from_args(["x", "--molecule-env", "production"]).unwrap();
+        assert!(c.cors_origins().is_empty());
+        let c = Config::from_args(["x", "--molecule-env", "DEV", "--cors-origins", "https://a"])
+            .unwrap();
+        assert_eq!(c.cors_origins(), ["https://a"]);
+    }
+
+    #[test]
+    fn an_empty_org_id_is_self_hosted_mode() {
+        let c = Config::from_args(["x", "--molecule-org-id", ""]).unwrap();
+        assert_eq!(c.org_id(), None);
     }
 
     #[test]

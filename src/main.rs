@@ -1,6 +1,5 @@
 //! The `workspace-server` binary: parse configuration, start logging, serve until a signal.
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use workspace_server::app::App;
 use workspace_server::config::Config;
@@ -11,7 +10,7 @@ async fn main() -> std::process::ExitCode {
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
         return healthcheck().await;
     }
-    let config = Config::parse();
+    let config = Config::from_env().unwrap_or_else(|e| e.exit());
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info")))
         .init();

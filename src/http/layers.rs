@@ -19,7 +19,7 @@ pub const ORG_HEADER: &str = "x-molecule-org-id";
 /// With `MOLECULE_ORG_ID` set, a request without the matching `X-Molecule-Org-Id` is a bare 404
 /// (the open group excepted), whether or not its path is a route.
 pub async fn tenant_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(org) = state.config.molecule_org_id.as_deref()
+    if let Some(org) = state.config.org_id()
         && !super::OPEN_PATHS.contains(&req.uri().path())
         && req.headers().get(ORG_HEADER).map(HeaderValue::as_bytes) != Some(org.as_bytes())
     {

@@ -14,6 +14,7 @@ mod docker_provision;
 mod docker_terminal;
 mod eic;
 mod errors;
+mod go_clients;
 mod health;
 mod hostile_input;
 mod persistence;
