@@ -49,8 +49,9 @@ async fn the_eic_backend_meets_the_contract() {
         Arc::new(Metrics::default()),
     );
     let n: u64 = rand::random::<u64>() & 0x0fff_ffff_ffff_ffff;
-    let ws = workspace(Some(format!("i-{n:017x}")), "hermes");
-    support::contract::backend_contract(&backend, &ws, "/home/ubuntu/.hermes").await;
+    // langgraph: a base that belongs to root, reached through sudo, as on the workspace AMIs.
+    let ws = workspace(Some(format!("i-{n:017x}")), "langgraph");
+    support::contract::backend_contract(&backend, &ws, "/opt/configs").await;
 }
 
 #[tokio::test]

@@ -16,10 +16,11 @@ start_sshd() {
   id ubuntu >/dev/null 2>&1 || useradd -m -s /bin/bash ubuntu
   # A locked account (no password at all) is refused by sshd without PAM; '*' only forbids passwords.
   usermod -p '*' ubuntu
-  # As on EC2, the OS user may use sudo without a password: plugin trees belong to 1000:1000,
-  # which here (unlike EC2) may be another user than `ubuntu`.
-  echo 'ubuntu ALL=(root) NOPASSWD: /usr/bin/chown, /usr/bin/rm, /bin/rm' >/etc/sudoers.d/wss-test-ubuntu
+  # As on the workspace instances: the OS user has passwordless sudo, and the runtime bases
+  # /opt/configs (langgraph and most runtimes) and /configs (claude-code) belong to root.
+  echo 'ubuntu ALL=(ALL) NOPASSWD: ALL' >/etc/sudoers.d/wss-test-ubuntu
   chmod 0440 /etc/sudoers.d/wss-test-ubuntu
+  install -d -o root -g root -m 0755 /opt/configs /configs
   [ -f "$dir/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$dir/host_ed25519"
   cat >"$dir/sshd_config" <<CONF
 Port $WSS_SSHD_PORT

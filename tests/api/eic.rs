@@ -205,57 +205,80 @@ async fn iam_denial_and_missing_binaries_are_clear_and_carry_no_stderr() {
 #[tokio::test]
 async fn files_live_under_the_runtime_base() {
     let app = Options::default().eic().spawn().await;
-    let i = instance();
-    let id = eic_workspace(&app, &i).await;
-    let dir = format!("t-{}", &i[2..]);
-    let url = format!("/workspaces/{id}/files");
-    let files = json!({ "files": { format!("{dir}/a.txt"): "A", format!("{dir}/sub/b;c"): "B" } });
-    let (status, body) = app.call(Method::PUT, &url, &app.admin, Some(files)).await;
-    assert_eq!(
-        (status.as_u16(), body),
-        (200, json!({ "status": "replaced", "files": 2 }))
-    );
-    let on_disk = std::fs::read_to_string(format!("/home/ubuntu/.hermes/{dir}/sub/b;c")).unwrap();
-    assert_eq!(on_disk, "B");
-    let (_, read) = app.get_as(&format!("{url}/{dir}/a.txt"), &app.admin).await;
-    assert_eq!(
-        read,
-        json!({ "path": format!("{dir}/a.txt"), "content": "A", "size": 1 })
-    );
-    let (_, list) = app
-        .get_as(&format!("{url}?path={dir}&depth=2"), &app.admin)
-        .await;
-    let paths: Vec<&str> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        paths,
-        [
-            format!("{dir}/a.txt"),
-            format!("{dir}/sub"),
-            format!("{dir}/sub/b;c")
-        ]
-    );
-    assert_eq!(
-        app.call(Method::DELETE, &format!("{url}/{dir}"), &app.admin, None)
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        app.get_as(&format!("{url}/{dir}/a.txt"), &app.admin)
-            .await
-            .0,
-        404
-    );
-    assert_eq!(
-        aws_calls("send-ssh-public-key", &i).len(),
-        1,
-        "all over one connection"
-    );
+    // hermes's base is the OS user's own; /configs and /opt/configs belong to root, as on the
+    // workspace AMIs, and are written under sudo, the files given to 1000:1000.
+    for (runtime, base, owner) in [
+        ("hermes", "/home/ubuntu/.hermes", None),
+        ("claude-code", "/configs", Some((1000, 1000))),
+        ("langgraph", "/opt/configs", Some((1000, 1000))),
+    ] {
+        let i = instance();
+        let id = app
+            .create_workspace(json!({ "name": "ec2", "runtime": runtime, "instance_id": i }))
+            .await;
+        let dir = format!("t-{}", &i[2..]);
+        let url = format!("/workspaces/{id}/files");
+        let files =
+            json!({ "files": { format!("{dir}/a.txt"): "A", format!("{dir}/sub/b;c"): "B" } });
+        let (status, body) = app.call(Method::PUT, &url, &app.admin, Some(files)).await;
+        assert_eq!(
+            (status.as_u16(), body),
+            (200, json!({ "status": "replaced", "files": 2 })),
+            "{runtime}"
+        );
+        let written = format!("{base}/{dir}/sub/b;c");
+        assert_eq!(std::fs::read_to_string(&written).unwrap(), "B");
+        if let Some(owner) = owner {
+            use std::os::unix::fs::MetadataExt;
+            for path in [
+                written.clone(),
+                format!("{base}/{dir}/sub"),
+                format!("{base}/{dir}"),
+            ] {
+                let meta = std::fs::metadata(&path).unwrap();
+                assert_eq!((meta.uid(), meta.gid()), owner, "{path}");
+            }
+        }
+        let (_, read) = app.get_as(&format!("{url}/{dir}/a.txt"), &app.admin).await;
+        assert_eq!(
+            read,
+            json!({ "path": format!("{dir}/a.txt"), "content": "A", "size": 1 })
+        );
+        let (_, list) = app
+            .get_as(&format!("{url}?path={dir}&depth=2"), &app.admin)
+            .await;
+        let paths: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["path"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                format!("{dir}/a.txt"),
+                format!("{dir}/sub"),
+                format!("{dir}/sub/b;c")
+            ]
+        );
+        assert_eq!(
+            app.call(Method::DELETE, &format!("{url}/{dir}"), &app.admin, None)
+                .await
+                .0,
+            200
+        );
+        assert_eq!(
+            app.get_as(&format!("{url}/{dir}/a.txt"), &app.admin)
+                .await
+                .0,
+            404
+        );
+        assert_eq!(
+            aws_calls("send-ssh-public-key", &i).len(),
+            1,
+            "all over one connection"
+        );
+    }
 }
 
 async fn open_terminal(

@@ -171,34 +171,44 @@ async fn install_and_uninstall_over_eic() {
     let r = rig(&[]).await;
     add_plugin(r.registry.path(), "remote-helper", "2.0.0");
     let app = &r.app;
-    let n: u64 = rand::random::<u64>() & 0x0fff_ffff_ffff_ffff;
-    let id = app
-        .create_workspace(
-            json!({ "name": "ec2", "runtime": "hermes", "instance_id": format!("i-{n:017x}") }),
-        )
-        .await;
-    let _ = std::fs::remove_file("/home/ubuntu/.restarted-by-test");
-    let (status, body) = install(app, &id, json!({ "source": "local://remote-helper" })).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["restarted"], true);
-    assert!(
-        Path::new("/home/ubuntu/.restarted-by-test").exists(),
-        "the restart command ran"
-    );
-    let installed = Path::new("/home/ubuntu/.hermes/plugins/remote-helper/skills/run.sh");
-    use std::os::unix::fs::MetadataExt;
-    assert_eq!(std::fs::read_to_string(installed).unwrap(), "echo 2.0.0\n");
-    assert_eq!(installed.metadata().unwrap().uid(), 1000);
-    let (status, _) = app
-        .call(
-            Method::DELETE,
-            &format!("/workspaces/{id}/plugins/remote-helper"),
-            &app.admin,
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
-    assert!(!installed.exists());
+    // hermes's base is the OS user's own; the others belong to root, as on the workspace AMIs,
+    // so delivery and removal run under sudo.
+    for (runtime, base) in [
+        ("hermes", "/home/ubuntu/.hermes"),
+        ("claude-code", "/configs"),
+        ("langgraph", "/opt/configs"),
+    ] {
+        let n: u64 = rand::random::<u64>() & 0x0fff_ffff_ffff_ffff;
+        let id = app
+            .create_workspace(
+                json!({ "name": "ec2", "runtime": runtime, "instance_id": format!("i-{n:017x}") }),
+            )
+            .await;
+        let _ = std::fs::remove_file("/home/ubuntu/.restarted-by-test");
+        let (status, body) = install(app, &id, json!({ "source": "local://remote-helper" })).await;
+        assert_eq!(status, 200, "{runtime}: {body}");
+        assert_eq!(body["restarted"], true);
+        assert!(
+            Path::new("/home/ubuntu/.restarted-by-test").exists(),
+            "the restart command ran"
+        );
+        let installed = format!("{base}/plugins/remote-helper/skills/run.sh");
+        let installed = Path::new(&installed);
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::read_to_string(installed).unwrap(), "echo 2.0.0\n");
+        let meta = installed.metadata().unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (1000, 1000), "{runtime}");
+        let (status, _) = app
+            .call(
+                Method::DELETE,
+                &format!("/workspaces/{id}/plugins/remote-helper"),
+                &app.admin,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{runtime}");
+        assert!(!installed.exists(), "{runtime}");
+    }
 }
 
 #[tokio::test]

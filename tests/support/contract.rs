@@ -183,7 +183,8 @@ async fn files_never_follow_a_link_out_of_the_root(
 ) {
     let outside = format!("/tmp/wss-outside-{}", ws.id);
     let plant = format!(
-        "set -e; mkdir -p {root}/hostile {outside}/dir; echo SECRET > {outside}/victim; \
+        "set -e; mkdir -p {outside}/dir; echo SECRET > {outside}/victim; \
+         mkdir -p {root}/hostile 2>/dev/null || sudo -n install -d -o \"$(id -u)\" {root}/hostile; \
          echo SECRET > {outside}/dir/victim; cd {root}/hostile; ln -sfn /etc etc-link; \
          ln -sfn {outside} out-link; ln -sfn {outside}/victim file-link"
     );
@@ -253,7 +254,7 @@ async fn files_never_follow_a_link_out_of_the_root(
         "cat {outside}/victim {outside}/dir/victim; ls -A {outside}; ls -A {outside}/dir; \
          test -e /etc/wss-x && echo ESCAPED; test -e {root}/hostile/fine.txt && echo HALF; \
          cat {root}/hostile/file-link; test -L {root}/hostile/out-link && echo LINK; \
-         rm -rf {outside} {root}/hostile"
+         rm -rf {outside}; rm -rf {root}/hostile 2>/dev/null || sudo -n rm -rf {root}/hostile"
     );
     let (out, _, _) = run(backend, ws, argv(&["sh", "-c", &check])).await;
     assert_eq!(out, "SECRET\nSECRET\ndir\nvictim\nvictim\nmine");

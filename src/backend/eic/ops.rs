@@ -154,7 +154,19 @@ async fn run(
     Ok((code, out.stdout))
 }
 
-/// The file scripts run over the lease's connection.
+/// Runs the script `$1` with the arguments after it (the first of which is the files base): as the
+/// OS user where the base (or, while it is missing, its parent) is writable by it, else under
+/// `sudo -n`, as on workspace instances whose `/opt/configs` and `/configs` belong to root. The
+/// scripts walk their paths without following links out of the base either way, and give what
+/// they write to 1000:1000 when they run as root.
+pub const AS_BASE_OWNER: &str = r#"s=$1; shift
+b=$1
+[ -e "$b" ] || b=${b%/*}
+[ -n "$b" ] || b=/
+if [ "$(id -u)" = 0 ] || { [ -w "$b" ] && [ -x "$b" ]; }; then exec sh -c "$s" sh "$@"; fi
+exec sudo -n sh -c "$s" sh "$@""#;
+
+/// The file scripts run over the lease's connection, under `sudo -n` where the base needs it.
 pub struct LeaseShell<'a>(pub &'a Lease);
 
 #[async_trait]
@@ -165,7 +177,9 @@ impl Shell for LeaseShell<'_> {
         args: &[&str],
         stdin: Vec<u8>,
     ) -> Result<(i32, Vec<u8>), BackendError> {
-        run(self.0, script, args, &stdin).await
+        let mut wrapped = vec![script];
+        wrapped.extend_from_slice(args);
+        run(self.0, AS_BASE_OWNER, &wrapped, &stdin).await
     }
 }
 
