@@ -8,6 +8,7 @@ mod exec;
 mod extract;
 mod files;
 mod health;
+mod host_key;
 mod layers;
 mod plugins;
 mod terminal;
@@ -36,6 +37,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/workspaces", &["POST", "GET"]),
     ("/workspaces/{id}", &["GET", "PATCH", "DELETE"]),
     ("/workspaces/{id}/restart", &["POST"]),
+    ("/workspaces/{id}/host-key", &["DELETE"]),
     ("/workspaces/{id}/tokens", &["POST", "GET"]),
     ("/workspaces/{id}/tokens/{token_id}", &["DELETE"]),
     ("/workspaces/{id}/terminal/ticket", &["POST"]),
@@ -81,6 +83,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(workspaces::delete),
         )
         .route("/workspaces/{id}/restart", post(workspaces::restart))
+        .route("/workspaces/{id}/host-key", delete(host_key::unpin))
         .route(
             "/workspaces/{id}/tokens",
             post(tokens::create_workspace_token).get(tokens::list_workspace_tokens),

@@ -162,7 +162,8 @@ pub trait Store: Send + Sync + 'static {
     -> Result<Vec<Workspace>, StoreError>;
     /// The chain from `id` up through its parents (`id` first), at most `MAX_TREE_DEPTH` long.
     async fn ancestors(&self, id: WorkspaceId) -> Result<Vec<WorkspaceId>, StoreError>;
-    /// Writes the user-editable fields; returns false when no such workspace exists. Refuses with
+    /// Writes the user-editable fields; returns false when no such workspace exists. A changed
+    /// `instance_id` drops the pinned host key (a new instance has a new key). Refuses with
     /// `Cycle` a `parent_id` whose chain reaches the workspace, checked in the same transaction as
     /// the write, with every other change of fields waiting.
     async fn update_workspace_fields(
@@ -179,6 +180,8 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
     async fn set_host_key(&self, id: WorkspaceId, host_key: &str) -> Result<(), StoreError>;
+    /// Drops the pinned host key; the next connection records the instance's key again.
+    async fn clear_host_key(&self, id: WorkspaceId) -> Result<(), StoreError>;
     /// Marks the workspace removed and revokes all its tokens, atomically.
     async fn remove_workspace(&self, id: WorkspaceId, at: DateTime<Utc>) -> Result<(), StoreError>;
 

@@ -55,6 +55,38 @@ async fn contract(store: Arc<dyn Store>) {
     activity_is_newest_first(&*store).await;
     allowlists_are_replaced_whole(&*store).await;
     concurrent_parent_changes_never_make_a_cycle(store.clone()).await;
+    a_new_instance_id_drops_the_pinned_host_key(&*store).await;
+}
+
+async fn a_new_instance_id_drops_the_pinned_host_key(store: &dyn Store) {
+    let mut ws = workspace(None);
+    ws.instance_id = Some("i-0000000000000000a".into());
+    store.insert_workspace(&ws).await.unwrap();
+    let id = ws.id;
+    let key = async |store: &dyn Store| store.workspace(id).await.unwrap().unwrap().host_key;
+    store
+        .set_host_key(ws.id, "ssh-ed25519 AAAA one")
+        .await
+        .unwrap();
+    let mut f = WorkspaceFields::from(&ws);
+    f.name = "renamed".into();
+    store
+        .update_workspace_fields(ws.id, &f, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(key(store).await.as_deref(), Some("ssh-ed25519 AAAA one"));
+    f.instance_id = Some("i-0000000000000000b".into());
+    store
+        .update_workspace_fields(ws.id, &f, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(key(store).await, None);
+    store
+        .set_host_key(ws.id, "ssh-ed25519 AAAA two")
+        .await
+        .unwrap();
+    store.clear_host_key(ws.id).await.unwrap();
+    assert_eq!(key(store).await, None);
 }
 
 /// Pairs of workspaces each moved under the other at the same moment: one move wins, the other

@@ -181,6 +181,56 @@ async fn the_host_key_is_pinned_and_a_changed_one_is_refused() {
         message.contains("host key") && message.contains("docs/infra/workspace-terminal.md"),
         "{message}"
     );
+
+    // An instance rebuilt under the same id: the admin drops the pin, the next connection pins
+    // the instance's key again, and the drop is audited.
+    let url = format!("/workspaces/{id}/host-key");
+    let (token, _) = app.workspace_token(&id).await;
+    assert_eq!(app.call(Method::DELETE, &url, &token, None).await.0, 401);
+    let (status, body) = app.call(Method::DELETE, &url, &app.admin, None).await;
+    assert_eq!(
+        (status.as_u16(), body),
+        (200, json!({ "status": "unpinned" }))
+    );
+    let (status, body) = app.exec(&id, json!({ "argv": ["true"] })).await;
+    assert_eq!(status, 200, "{body}");
+    let store = app.store().await;
+    assert_eq!(
+        store.workspace(ws_id).await.unwrap().unwrap().host_key,
+        pinned
+    );
+    let (_, rows) = app
+        .get_as(
+            &format!("/workspaces/{id}/activity?type=workspace"),
+            &app.admin,
+        )
+        .await;
+    assert!(rows.to_string().contains("host key unpinned"), "{rows}");
+
+    // A new instance id is a new instance: its old pin goes with the PATCH.
+    store
+        .set_host_key(ws_id, &other.public_key().to_openssh().unwrap())
+        .await
+        .unwrap();
+    let patch = json!({ "instance_id": instance() });
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/workspaces/{id}"),
+            &app.admin,
+            Some(patch),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app.exec(&id, json!({ "argv": ["true"] })).await;
+    assert_eq!(
+        status, 200,
+        "the new instance's key is pinned, not refused: {body}"
+    );
+    assert_eq!(
+        store.workspace(ws_id).await.unwrap().unwrap().host_key,
+        pinned
+    );
 }
 
 #[tokio::test]

@@ -125,6 +125,8 @@ macro_rules! workspace_methods {
                 }
                 let done = sqlx::query(
                     "UPDATE workspaces SET name = $2, runtime = $3, tier = $4, parent_id = $5, \
+                     host_key = CASE WHEN instance_id IS DISTINCT FROM $6 THEN NULL \
+                       ELSE host_key END, \
                      instance_id = $6, image = $7, updated_at = $8 WHERE id = $1",
                 )
                 .bind(id.0)
@@ -165,6 +167,14 @@ macro_rules! workspace_methods {
                 sqlx::query("UPDATE workspaces SET host_key = $2 WHERE id = $1")
                     .bind(id.0)
                     .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn clear_host_key(&self, id: WorkspaceId) -> Result<(), StoreError> {
+                sqlx::query("UPDATE workspaces SET host_key = NULL WHERE id = $1")
+                    .bind(id.0)
                     .execute(&self.pool)
                     .await?;
                 Ok(())
