@@ -226,9 +226,60 @@ pub fn validate_label(field: &str, value: &str) -> Result<String, String> {
     }
 }
 
+/// The create validation of the Go server, kept for its clients (SPEC §11): no newline in `name`,
+/// `role`, `model`, `runtime`; none of `{}[]|>*&!` in `name` and `role`; at most 255, 1000, 100
+/// and 100 bytes.
+pub fn check_go_create_fields(
+    name: &str,
+    role: Option<&str>,
+    model: Option<&str>,
+    runtime: Option<&str>,
+) -> Result<(), &'static str> {
+    const INVALID: &str = "invalid workspace fields";
+    let fine = |value: Option<&str>, max: usize, banned: &str| {
+        value.is_none_or(|v| {
+            v.len() <= max && !v.contains(['\n', '\r']) && !v.contains(|c| banned.contains(c))
+        })
+    };
+    let ok = fine(Some(name), 255, "{}[]|>*&!")
+        && fine(role, 1000, "{}[]|>*&!")
+        && fine(model, 100, "")
+        && fine(runtime, 100, "");
+    if ok { Ok(()) } else { Err(INVALID) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_go_create_rules_hold() {
+        assert!(
+            check_go_create_fields("agent one", Some("PM"), Some("gpt"), Some("hermes")).is_ok()
+        );
+        for (name, role, model, runtime) in [
+            ("a\nb", None, None, None),
+            ("a{b}", None, None, None),
+            ("ok", Some("x|y"), None, None),
+            ("ok", Some("x\ny"), None, None),
+            ("ok", None, Some("m\n"), None),
+            ("ok", None, None, Some("r\n")),
+        ] {
+            assert_eq!(
+                check_go_create_fields(name, role, model, runtime),
+                Err("invalid workspace fields"),
+                "{name:?} {role:?} {model:?} {runtime:?}"
+            );
+        }
+        let long = |n: usize| "x".repeat(n);
+        assert!(check_go_create_fields(&long(256), None, None, None).is_err());
+        assert!(check_go_create_fields("n", Some(&long(1001)), None, None).is_err());
+        assert!(check_go_create_fields("n", None, Some(&long(101)), None).is_err());
+        assert!(check_go_create_fields("n", None, None, Some(&long(101))).is_err());
+        assert!(
+            check_go_create_fields(&long(255), Some(&long(1000)), Some(&long(100)), None).is_ok()
+        );
+    }
 
     fn ws(instance_id: Option<&str>) -> Workspace {
         Workspace::sample(instance_id)

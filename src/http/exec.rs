@@ -80,16 +80,28 @@ pub async fn exec(
     Json(body): Json<ExecBody>,
 ) -> Result<Response, ApiError> {
     let (spec, timeout_s) = body.into_spec()?;
-    if !exec::tier_may_exec(workspace.tier) {
-        return Err(ApiError::Forbidden(format!(
-            "exec is available on tier 3 and 4 workspaces; this one is tier {}",
-            workspace.tier
-        )));
-    }
-    live(&workspace)?;
     let limit = exec::timeout(timeout_s);
-    let backend = state.backends.for_placement(&Placement::of(&workspace))?;
-    let process = backend.exec(&workspace, &spec).await?;
+    let started = async {
+        if !exec::tier_may_exec(workspace.tier) {
+            return Err(ApiError::Forbidden(format!(
+                "exec is available on tier 3 and 4 workspaces; this one is tier {}",
+                workspace.tier
+            )));
+        }
+        live(&workspace)?;
+        let backend = state.backends.for_placement(&Placement::of(&workspace))?;
+        Ok(backend.exec(&workspace, &spec).await?)
+    };
+    let process = match started.await {
+        Ok(process) => process,
+        Err(e) => {
+            // Refusals by the tier gate or a stopped workspace are audited too.
+            if matches!(e.status(), StatusCode::FORBIDDEN | StatusCode::CONFLICT) {
+                audit::record(&*state.store, refusal_row(&caller, &workspace, &spec, &e)).await;
+            }
+            return Err(e);
+        }
+    };
 
     let (lines, receiver) = mpsc::channel::<Event>(LINE_QUEUE);
     let (done, summary) = oneshot::channel::<Summary>();
@@ -160,6 +172,27 @@ async fn buffered(
     body["stdout"] = json!(stdout);
     body["stderr"] = json!(stderr);
     (status, axum::Json(body)).into_response()
+}
+
+/// The audit row of an exec refused before it started: who asked for what, and why.
+fn refusal_row(
+    caller: &Caller,
+    ws: &Workspace,
+    spec: &ExecSpec,
+    refusal: &ApiError,
+) -> NewActivity {
+    NewActivity {
+        workspace_id: ws.id,
+        activity_type: "exec".into(),
+        actor: caller.actor(),
+        method: "POST".into(),
+        summary: format!("exec {} refused", spec.argv[0]),
+        request_body: Some(json!({ "argv": spec.argv, "http_status": refusal.status().as_u16() })),
+        duration_ms: None,
+        status: "refused".into(),
+        error_detail: Some(refusal.to_string()),
+        created_at: Utc::now(),
+    }
 }
 
 /// The audit row: who ran what and how it ended; never output, stdin or env values.

@@ -103,31 +103,51 @@ fn stage_error(e: StageError) -> ApiError {
     }
 }
 
-/// `POST /workspaces/{id}/plugins`: the pipeline of SPEC §5.6, in its order.
+/// `POST /workspaces/{id}/plugins`: the pipeline of SPEC §5.6, in its order. Every outcome,
+/// refusals before delivery included, writes one activity row (never the body).
 pub async fn install(
     State(state): State<AppState>,
     WorkspaceCaller { caller, workspace }: WorkspaceCaller,
-    Json(body): Json<InstallBody>,
+    body: Result<Json<InstallBody>, ApiError>,
 ) -> Result<Response, ApiError> {
+    let started = std::time::Instant::now();
+    let refuse = async |source: Option<&PluginSource>, e: ApiError| {
+        let name = source.map_or("", PluginSource::plugin_name).to_owned();
+        let result = Err(e);
+        let summary = "plugin install refused";
+        record(
+            &state, &caller, &workspace, "POST", summary, &name, source, None, started, &result,
+        )
+        .await;
+        result
+            .err()
+            .unwrap_or_else(|| ApiError::bad_request("refused"))
+    };
     // The body cap is this route's limit (413 past it); then the source.
+    let body = match body {
+        Ok(Json(body)) => body,
+        Err(e) => return Err(refuse(None, e).await),
+    };
     let source = match PluginSource::parse(&body.source) {
         Ok(s) => s,
         Err(e @ SourceError::UnknownScheme(_)) => {
+            refuse(None, ApiError::BadRequest(e.to_string())).await;
             let body = json!({ "error": e.to_string(), "available_schemes": SCHEMES });
             return Ok((StatusCode::BAD_REQUEST, axum::Json(body)).into_response());
         }
-        Err(e) => return Err(ApiError::BadRequest(e.to_string())),
+        Err(e) => return Err(refuse(None, ApiError::BadRequest(e.to_string())).await),
     };
     if !source.is_pinned() && !state.config.plugin_allow_unpinned {
-        return Err(ApiError::Unprocessable(
-            "github sources must be pinned to a full commit id (github://owner/repo#<40 hex>)"
-                .into(),
-        ));
+        let e = ApiError::Unprocessable(
+            "github sources must name a ref (github://owner/repo#<tag, branch or commit>)".into(),
+        );
+        return Err(refuse(Some(&source), e).await);
     }
     live(&workspace)?;
-    let started = std::time::Instant::now();
     let result = run_install(&state, &workspace, &source, body.sha256.as_deref()).await;
     let name = source.plugin_name().to_owned();
+    let commit = result.as_ref().ok().and_then(|(_, c)| c.clone());
+    let outcome = result.map(|(restarted, _)| restarted);
     record(
         &state,
         &caller,
@@ -136,26 +156,32 @@ pub async fn install(
         "plugin installed",
         &name,
         Some(&source),
+        commit.as_deref(),
         started,
-        &result,
+        &outcome,
     )
     .await;
-    let restarted = result?;
-    Ok(axum::Json(json!({
+    let restarted = outcome?;
+    let mut reply = json!({
         "status": "installed",
         "plugin": name,
         "source": source.to_string(),
         "restarted": restarted,
-    }))
-    .into_response())
+    });
+    if let Some(commit) = commit {
+        reply["commit"] = json!(commit);
+    }
+    Ok(axum::Json(reply).into_response())
 }
 
+/// The pipeline after the source: answers whether the workspace was restarted, and the commit a
+/// GitHub ref resolved to.
 async fn run_install(
     state: &AppState,
     ws: &Workspace,
     source: &PluginSource,
     sha256: Option<&str>,
-) -> Result<bool, ApiError> {
+) -> Result<(bool, Option<String>), ApiError> {
     let staged: Staged = stage::stage(source, &state.config.plugin_staging())
         .await
         .map_err(stage_error)?;
@@ -172,10 +198,12 @@ async fn run_install(
         .map_err(|e| ApiError::Internal(e.into()))?
         .map_err(ApiError::Unprocessable)?;
     check_allowlist(state, ws, name).await?;
-    deliver(state, ws, name, |backend| async move {
+    let commit = staged.commit.clone();
+    let restarted = deliver(state, ws, name, |backend| async move {
         backend.deliver_plugin(ws, name, &staged.root).await
     })
-    .await
+    .await?;
+    Ok((restarted, commit))
 }
 
 /// The org allowlist: empty allows all; otherwise the plugin must be on it.
@@ -258,6 +286,7 @@ pub async fn uninstall(
         "plugin uninstalled",
         &name,
         None,
+        None,
         started,
         &result,
     )
@@ -314,6 +343,7 @@ async fn record(
     summary: &str,
     name: &str,
     source: Option<&PluginSource>,
+    commit: Option<&str>,
     started: std::time::Instant,
     result: &Result<bool, ApiError>,
 ) {
@@ -328,7 +358,11 @@ async fn record(
         actor: caller.actor(),
         method: method.into(),
         summary: format!("{summary}: {name}"),
-        request_body: Some(json!({ "plugin": name, "source": source.map(ToString::to_string) })),
+        request_body: Some(json!({
+            "plugin": name,
+            "source": source.map(ToString::to_string),
+            "commit": commit,
+        })),
         duration_ms: Some(started.elapsed().as_millis() as i64),
         status: status.into(),
         error_detail: error,
@@ -354,14 +388,22 @@ pub async fn get_allowlist(
     Path(org): Path<String>,
 ) -> Result<Response, ApiError> {
     let org = org_for(&state, &caller, &org).await?;
+    allowlist_response(&state, org).await
+}
+
+/// The list as both routes answer it; `allow_all` is true when it is empty (Go's field).
+async fn allowlist_response(state: &AppState, org: WorkspaceId) -> Result<Response, ApiError> {
     let entries = state.store.allowlist(org).await?;
-    Ok(axum::Json(json!({ "org_id": org, "plugins": entries })).into_response())
+    let body = json!({ "org_id": org, "allow_all": entries.is_empty(), "plugins": entries });
+    Ok(axum::Json(body).into_response())
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllowlistBody {
     plugins: Vec<String>,
+    /// Who enabled the plugins, as the Go clients send it; else the caller's actor.
+    enabled_by: Option<String>,
 }
 
 /// `PUT /orgs/{id}/plugins/allowlist` `{"plugins": [names]}`: replaces the list (empty allows all).
@@ -380,10 +422,15 @@ pub async fn put_allowlist(
     }
     names.sort();
     names.dedup();
+    let enabled_by = match body.enabled_by.as_deref().filter(|e| !e.trim().is_empty()) {
+        Some(by) => {
+            crate::workspace::validate_label("enabled_by", by).map_err(ApiError::BadRequest)?
+        }
+        None => caller.actor(),
+    };
     state
         .store
-        .replace_allowlist(org, &names, &caller.actor(), Utc::now())
+        .replace_allowlist(org, &names, &enabled_by, Utc::now())
         .await?;
-    let entries = state.store.allowlist(org).await?;
-    Ok(axum::Json(json!({ "org_id": org, "plugins": entries })).into_response())
+    allowlist_response(&state, org).await
 }

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
@@ -21,6 +22,8 @@ use crate::workspace::{
     self, DEFAULT_RUNTIME, DEFAULT_TIER, Placement, Status, Workspace, WorkspaceId,
 };
 
+/// The create body. Besides its own fields it takes the Go server's (SPEC §11): `role` and
+/// `model` are validated as Go did; the rest are accepted and not acted on (docs/api.md).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
@@ -30,6 +33,28 @@ pub struct CreateBody {
     image: Option<String>,
     parent_id: Option<WorkspaceId>,
     instance_id: Option<String>,
+    role: Option<String>,
+    model: Option<String>,
+    #[serde(rename = "template")]
+    _template: Option<IgnoredAny>,
+    #[serde(rename = "external")]
+    _external: Option<IgnoredAny>,
+    #[serde(rename = "url")]
+    _url: Option<IgnoredAny>,
+    #[serde(rename = "workspace_dir")]
+    _workspace_dir: Option<IgnoredAny>,
+    #[serde(rename = "workspace_access")]
+    _workspace_access: Option<IgnoredAny>,
+    #[serde(rename = "budget_limit")]
+    _budget_limit: Option<IgnoredAny>,
+    #[serde(rename = "secrets")]
+    _secrets: Option<IgnoredAny>,
+    #[serde(rename = "max_concurrent_tasks")]
+    _max_concurrent_tasks: Option<IgnoredAny>,
+    #[serde(rename = "canvas")]
+    _canvas: Option<IgnoredAny>,
+    #[serde(rename = "initial_memories")]
+    _initial_memories: Option<IgnoredAny>,
 }
 
 pub async fn create(
@@ -37,6 +62,13 @@ pub async fn create(
     AdminCaller(caller): AdminCaller,
     Json(body): Json<CreateBody>,
 ) -> Result<Response, ApiError> {
+    workspace::check_go_create_fields(
+        &body.name,
+        body.role.as_deref(),
+        body.model.as_deref(),
+        body.runtime.as_deref(),
+    )
+    .map_err(ApiError::bad_request)?;
     let name = workspace::validate_label("name", &body.name).map_err(ApiError::BadRequest)?;
     let runtime = body
         .runtime
@@ -45,7 +77,8 @@ pub async fn create(
             workspace::validate_label("runtime", r)
         })
         .map_err(ApiError::BadRequest)?;
-    let tier = workspace::validate_tier(body.tier.unwrap_or(DEFAULT_TIER))
+    // Tier 0 is the Go clients' "unset".
+    let tier = workspace::validate_tier(body.tier.filter(|t| *t != 0).unwrap_or(DEFAULT_TIER))
         .map_err(ApiError::BadRequest)?;
     let image = body
         .image

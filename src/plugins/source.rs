@@ -26,19 +26,20 @@ pub enum SourceError {
     #[error("unknown source scheme {0:?}")]
     UnknownScheme(String),
     #[error(
-        "invalid plugin name {0:?}: use 1-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
+        "invalid plugin name {0:?}: use 1-100 of A-Z, a-z, 0-9, '.', '_', '-', starting with a letter or digit"
     )]
     BadName(String),
 }
 
-/// A plugin name: 1–64 characters of `a-z0-9._-`, starting with a letter or digit.
+/// A plugin name: 1–100 characters of `A-Za-z0-9._-` (a GitHub repository's name keeps its case),
+/// starting with a letter or digit.
 pub fn valid_name(name: &str) -> bool {
     let b = name.as_bytes();
     !b.is_empty()
-        && b.len() <= 64
+        && b.len() <= 100
         && b[0].is_ascii_alphanumeric()
         && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(c))
+            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
 }
 
 fn valid_github_part(s: &str) -> bool {
@@ -91,14 +92,13 @@ impl PluginSource {
         }
     }
 
-    /// Pinned: a local registry entry, or a GitHub source at a full 40-hex commit id.
-    /// Branch and tag names move, so they count as unpinned.
+    /// Pinned, as the Go server counts it: a local registry entry, or a GitHub source with any
+    /// `#ref` (a tag, a branch or a commit; the commit it resolves to is recorded at install).
+    /// Only a source with no ref at all is unpinned.
     pub fn is_pinned(&self) -> bool {
         match self {
             Self::Local { .. } => true,
-            Self::Github { reference, .. } => reference
-                .as_deref()
-                .is_some_and(|r| r.len() == 40 && r.bytes().all(|c| c.is_ascii_hexdigit())),
+            Self::Github { reference, .. } => reference.is_some(),
         }
     }
 
@@ -156,7 +156,8 @@ mod tests {
             "local://",
             "local://../etc",
             "local://a/b",
-            "local://UPPER",
+            "local://-x",
+            "local://a b",
             "github://acme",
             "github://acme/../x",
             "github://a/b#-upload-pack=x",
@@ -168,16 +169,19 @@ mod tests {
     }
 
     #[test]
-    fn only_a_commit_id_pins_a_github_source() {
-        let pinned =
-            PluginSource::parse("github://a/b#0123456789abcdef0123456789abcdef01234567").unwrap();
-        assert!(pinned.is_pinned());
-        assert!(
-            !PluginSource::parse("github://a/b#main")
-                .unwrap()
-                .is_pinned()
-        );
+    fn any_ref_pins_a_github_source_and_names_keep_their_case() {
+        for pinned in [
+            "github://a/b#0123456789abcdef0123456789abcdef01234567",
+            "github://a/b#v1.2.0",
+            "github://a/b#main",
+            "local://x",
+        ] {
+            assert!(PluginSource::parse(pinned).unwrap().is_pinned(), "{pinned}");
+        }
         assert!(!PluginSource::parse("github://a/b").unwrap().is_pinned());
-        assert!(PluginSource::parse("local://x").unwrap().is_pinned());
+        let mixed = PluginSource::parse("github://Acme/MyTool#v2").unwrap();
+        assert_eq!(mixed.plugin_name(), "MyTool");
+        assert!(valid_name(mixed.plugin_name()));
+        assert_eq!(mixed.to_string(), "github://Acme/MyTool#v2");
     }
 }

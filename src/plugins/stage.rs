@@ -23,6 +23,8 @@ pub struct StageSettings {
 pub struct Staged {
     _dir: tempfile::TempDir,
     pub root: PathBuf,
+    /// The commit a GitHub source's ref resolved to.
+    pub commit: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,26 +51,31 @@ pub async fn stage(source: &PluginSource, s: &StageSettings) -> Result<Staged, S
     let root = dir.path().join("tree");
     let work = async {
         match source {
-            PluginSource::Local { name } => stage_local(name, &root, s).await,
+            PluginSource::Local { name } => stage_local(name, &root, s).await.map(|()| None),
             PluginSource::Github {
                 owner,
                 repo,
                 reference,
             } => {
                 let url = format!("{}/{owner}/{repo}.git", s.github_base.trim_end_matches('/'));
-                fetch_git(&url, reference.as_deref(), &root).await?;
+                let commit = fetch_git(&url, reference.as_deref(), &root).await?;
                 let root = root.clone();
                 let max = s.max_dir_bytes;
                 tokio::task::spawn_blocking(move || sanitize(&root, max))
                     .await
-                    .map_err(|e| StageError::Failed(e.to_string()))?
+                    .map_err(|e| StageError::Failed(e.to_string()))??;
+                Ok(Some(commit))
             }
         }
     };
-    tokio::time::timeout(s.fetch_timeout, work)
+    let commit = tokio::time::timeout(s.fetch_timeout, work)
         .await
         .map_err(|_| StageError::Timeout)??;
-    Ok(Staged { _dir: dir, root })
+    Ok(Staged {
+        _dir: dir,
+        root,
+        commit,
+    })
 }
 
 async fn stage_local(name: &str, root: &Path, s: &StageSettings) -> Result<(), StageError> {
@@ -174,8 +181,9 @@ fn sanitize(root: &Path, max_bytes: u64) -> Result<(), StageError> {
     Ok(())
 }
 
-/// A shallow fetch of one ref (default branch when `None`) into `dest`, checked out.
-async fn fetch_git(url: &str, reference: Option<&str>, dest: &Path) -> Result<(), StageError> {
+/// A shallow fetch of one ref (default branch when `None`) into `dest`, checked out; answers the
+/// commit it resolved to.
+async fn fetch_git(url: &str, reference: Option<&str>, dest: &Path) -> Result<String, StageError> {
     let git = |args: &[&str]| {
         let mut cmd = Command::new("git");
         cmd.args(args)
@@ -225,7 +233,17 @@ async fn fetch_git(url: &str, reference: Option<&str>, dest: &Path) -> Result<()
             });
         }
     }
-    Ok(())
+    let out = git(&["-C", &dest_s, "rev-parse", "HEAD"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| StageError::Failed(format!("running git: {e}")))?
+        .wait_with_output()
+        .await?;
+    let commit = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if !out.status.success() || commit.is_empty() {
+        return Err(StageError::Failed("git rev-parse failed".into()));
+    }
+    Ok(commit)
 }
 
 #[cfg(test)]

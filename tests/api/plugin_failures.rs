@@ -40,7 +40,8 @@ async fn every_pipeline_error_has_its_status() {
         (json!({ "source": format!("local://{long}") }), 413),
         (json!({ "source": "no-scheme" }), 400),
         (json!({ "source": "local://../etc" }), 400),
-        (json!({ "source": "github://acme/tools#main" }), 422),
+        (json!({ "source": "github://acme/tools" }), 422),
+        (json!({ "source": "github://acme/tools#main" }), 404),
         (
             json!({ "source": "github://acme/missing#0123456789abcdef0123456789abcdef01234567" }),
             404,
