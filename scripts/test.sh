@@ -23,7 +23,13 @@ need_packages() {
   fi
 }
 
-need_packages postgresql docker.io busybox-static openssh-server openssh-client socat sudo git debootstrap iproute2 util-linux
+need_packages postgresql docker.io busybox-static openssh-server openssh-client socat sudo git debootstrap iproute2 util-linux chromium
+# The browser tests drive Debian's chromium with playwright-core (never a downloaded browser).
+command -v npm >/dev/null 2>&1 || need_packages nodejs npm
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  echo "==> npm ci (tests/browser)"
+  npm ci --prefix tests/browser --no-audit --no-fund >/dev/null
+fi
 # shellcheck source=scripts/lib/postgres.sh
 . scripts/lib/postgres.sh
 # shellcheck source=scripts/lib/docker.sh

@@ -10,6 +10,8 @@ mod files;
 mod health;
 mod host_key;
 mod layers;
+
+pub use layers::CANVAS_CSP;
 mod plugins;
 mod terminal;
 mod tokens;
@@ -150,9 +152,7 @@ pub fn router(state: AppState) -> Router {
     if let Some(cors) = layers::cors(&state.config.cors_origins()) {
         app = app.layer(cors);
     }
-    for layer in layers::security_headers() {
-        app = app.layer(layer);
-    }
+    app = app.layer(axum::middleware::from_fn(layers::security_headers));
     app.layer(from_fn_with_state(state.clone(), layers::record_metrics))
         .with_state(state)
 }

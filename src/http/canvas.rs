@@ -62,6 +62,10 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
     http(&state, &base.http, &path, req).await
 }
 
+/// Marks a response as the canvas's own, so the API's security headers leave it alone.
+#[derive(Clone, Copy, Debug)]
+pub struct Proxied;
+
 /// The canvas's address, for plain requests and for WebSockets.
 #[derive(Clone, Debug)]
 pub struct CanvasBase {
@@ -109,6 +113,7 @@ async fn http(state: &AppState, base: &str, path: &str, req: Request) -> Respons
     let mut response = Response::new(Body::from_stream(stream));
     *response.status_mut() = status;
     *response.headers_mut() = headers;
+    response.extensions_mut().insert(Proxied);
     response
 }
 
@@ -133,7 +138,9 @@ async fn websocket(
             return unavailable();
         }
     };
-    upgrade.on_upgrade(move |client| pump(client, upstream))
+    let mut response = upgrade.on_upgrade(move |client| pump(client, upstream));
+    response.extensions_mut().insert(Proxied);
+    response
 }
 
 /// Copies frames both ways until either side closes.

@@ -8,7 +8,6 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::error::ApiError;
 use crate::app::AppState;
@@ -58,20 +57,47 @@ pub async fn record_metrics(State(state): State<AppState>, req: Request, next: N
 }
 
 /// Headers every API response carries unless a handler set them.
-pub fn security_headers() -> [SetResponseHeaderLayer<HeaderValue>; 5] {
-    let set = |name: HeaderName, value: &'static str| {
-        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
-    };
-    [
-        set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        set(header::X_FRAME_OPTIONS, "DENY"),
-        set(header::REFERRER_POLICY, "no-referrer"),
-        set(header::CACHE_CONTROL, "no-store"),
-        set(
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; frame-ancestors 'none'",
-        ),
-    ]
+const API_HEADERS: [(HeaderName, &str); 5] = [
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::CACHE_CONTROL, "no-store"),
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+];
+
+/// The CSP a proxied canvas page gets when its upstream sends none: the Go server's.
+pub const CANVAS_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; \
+    connect-src 'self' ws: wss:";
+
+/// The API's security headers on the API's own responses only. A response proxied from the
+/// canvas (marked [`super::canvas::Proxied`]) keeps its upstream's headers, with `CANVAS_CSP`
+/// when the upstream sent no CSP.
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let proxied = response
+        .extensions()
+        .get::<super::canvas::Proxied>()
+        .is_some();
+    let headers = response.headers_mut();
+    if proxied {
+        if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CANVAS_CSP),
+            );
+        }
+        return response;
+    }
+    for (name, value) in API_HEADERS {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    response
 }
 
 /// CORS for the configured origins only; with none configured, no CORS headers are sent.

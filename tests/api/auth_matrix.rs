@@ -62,7 +62,13 @@ fn rows() -> Vec<Row> {
         row("DELETE", "/workspaces/{id}", AdminScoped, 200, None),
         // Registered EC2 workspace and no EIC backend on this server: past auth, 503.
         row("POST", "/workspaces/{id}/restart", Workspace, 503, None),
-        row("DELETE", "/workspaces/{id}/host-key", AdminScoped, 200, None),
+        row(
+            "DELETE",
+            "/workspaces/{id}/host-key",
+            AdminScoped,
+            200,
+            None,
+        ),
         row("POST", "/workspaces/{id}/tokens", Workspace, 201, None),
         row("GET", "/workspaces/{id}/tokens", Workspace, 200, None),
         row(

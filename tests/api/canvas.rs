@@ -94,6 +94,111 @@ async fn unknown_paths_reach_the_canvas_without_credentials() {
     assert_eq!(reply.into_text().unwrap().as_str(), "echo:hi:cookie=false");
 }
 
+/// A canvas page that needs what a real one needs: an inline script, an external script, and a
+/// WebSocket back to its own origin. Its upstream sends no CSP of its own.
+async fn script_canvas() -> String {
+    const PAGE: &str = r#"<!doctype html><html><head><title>canvas</title><link rel="icon" href="data:,">
+<script>window.addEventListener('DOMContentLoaded', () => {
+  document.getElementById('inline').textContent = 'ran';
+});</script>
+<script src="/canvas/app.js" defer></script></head>
+<body><p id="inline">blocked</p><p id="external">blocked</p><p id="ws">none</p></body></html>"#;
+    const APP: &str = r#"document.getElementById('external').textContent = 'ran';
+const ws = new WebSocket(`ws://${location.host}/canvas/ws`);
+ws.onopen = () => ws.send('through the proxy');
+ws.onmessage = (e) => {
+  document.getElementById('ws').textContent = e.data;
+  document.body.dataset.done = '1';
+};"#;
+    let page = |body: &'static str, kind: &'static str| {
+        get(move || async move { ([("content-type", kind)], body) })
+    };
+    let app = Router::new()
+        .route("/canvas/index.html", page(PAGE, "text/html"))
+        .route("/canvas/app.js", page(APP, "text/javascript"))
+        .route(
+            "/canvas/own-csp",
+            get(|| async {
+                (
+                    [
+                        ("content-security-policy", "default-src 'self'"),
+                        ("content-type", "text/html"),
+                    ],
+                    "<p>own</p>",
+                )
+            }),
+        )
+        .route(
+            "/canvas/ws",
+            get(|ws: WebSocketUpgrade| async move {
+                ws.on_upgrade(|mut socket| async move {
+                    while let Some(Ok(Message::Text(t))) = socket.next().await {
+                        let reply = Message::Text(format!("echo: {t}").into());
+                        if socket.send(reply).await.is_err() {
+                            break;
+                        }
+                    }
+                })
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test]
+async fn a_proxied_page_runs_its_scripts_and_websocket_in_a_real_browser() {
+    let upstream = script_canvas().await;
+    let app = Options::default()
+        .arg("--canvas-proxy-url", &upstream)
+        .spawn()
+        .await;
+    // The API's own headers stay on API routes; the canvas keeps its own.
+    let api = app.get("/workspaces").send().await.unwrap();
+    assert_eq!(
+        api.headers()["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
+    let own = app.get("/canvas/own-csp").send().await.unwrap();
+    assert_eq!(
+        own.headers()["content-security-policy"],
+        "default-src 'self'"
+    );
+    assert!(own.headers().get("cache-control").is_none());
+    assert!(own.headers().get("x-frame-options").is_none());
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/canvas.mjs");
+    let out = tokio::process::Command::new("node")
+        .arg(script)
+        .arg(app.url("/canvas/index.html"))
+        .output()
+        .await
+        .expect("node runs (scripts/test.sh installs the browser test's packages)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
+        panic!(
+            "no result from the browser: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(
+        seen["csp"],
+        workspace_server::http::CANVAS_CSP,
+        "the permissive CSP when the upstream sends none"
+    );
+    assert_eq!(
+        (&seen["inline"], &seen["external"], &seen["ws"]),
+        (
+            &json!("ran"),
+            &json!("ran"),
+            &json!("echo: through the proxy")
+        ),
+        "{seen}"
+    );
+    assert_eq!(seen["problems"], json!([]), "{seen}");
+}
+
 #[tokio::test]
 async fn without_a_canvas_unknown_paths_get_the_json_404() {
     let app = TestApp::spawn().await;
