@@ -129,6 +129,10 @@ pub trait Backend: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// Answers when the backend's engine is reachable.
     async fn ping(&self) -> Result<(), BackendError>;
+    /// What a start-up check found wrong with this path, in a few words for `/readyz`.
+    fn readiness_problem(&self) -> Option<&'static str> {
+        None
+    }
     /// Creates and starts the workspace's container (local path).
     async fn provision(&self, ws: &Workspace) -> Result<(), BackendError>;
     /// Stops and removes what `provision` made. Missing parts are not an error.

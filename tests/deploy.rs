@@ -101,6 +101,49 @@ fn published_port(container: &str) -> String {
         .to_owned()
 }
 
+/// Runs the image's real AWS CLI with the exact argv the server builds. AWS cannot be reached from
+/// here and there are no credentials, so each call must fail there, never at parsing its
+/// arguments (the CLI's exit code 252).
+fn the_real_cli_parses_the_servers_argv(container: &str) {
+    use workspace_server::backend::eic::args::{Target, send_key_args, tunnel_args};
+    let target = Target {
+        aws: "aws",
+        region: "us-east-2",
+        instance_id: "i-0123456789abcdef0",
+        os_user: "ubuntu",
+    };
+    // A key made as the server makes it (the CLI checks its length, at least 80).
+    let key = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
+        .unwrap()
+        .public_key()
+        .to_openssh()
+        .unwrap();
+    for argv in [send_key_args(&target, &key), tunnel_args(&target)] {
+        let out = Command::new("docker")
+            .args([
+                "exec",
+                "-e",
+                "AWS_EC2_METADATA_DISABLED=true",
+                container,
+                "timeout",
+                "60",
+                "aws",
+            ])
+            .args(&argv)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let code = out.status.code();
+        assert_ne!(code, Some(252), "aws {argv:?} did not parse: {stderr}");
+        assert_ne!(code, Some(0), "aws {argv:?} cannot succeed here: {stderr}");
+        assert!(
+            stderr.contains("credentials") || stderr.contains("connect"),
+            "aws {argv:?} failed for another reason ({code:?}): {stderr}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_tenant_image_runs_as_canvas_answers_health_and_stops_on_sigterm() {
     build("Dockerfile.tenant", "workspace-server-tenant:test");
@@ -132,14 +175,35 @@ async fn the_tenant_image_runs_as_canvas_answers_health_and_stops_on_sigterm() {
         "1000",
         "PID 1 runs as 1000"
     );
-    docker(&[
-        "exec",
-        &c.0,
-        "sh",
-        "-c",
-        "command -v aws && command -v ssh && aws --version && ssh -V",
-    ]);
+    // The binaries the EIC path, plugins and the canvas need, and an `aws` with `open-tunnel`
+    // (Debian 12's 2.9.19 has none: this fails on the old image).
+    for check in [
+        "aws --version",
+        "aws ec2-instance-connect open-tunnel help",
+        "ssh -V",
+        "git --version",
+        "node --version",
+    ] {
+        docker(&[
+            "exec",
+            &c.0,
+            "sh",
+            "-c",
+            &format!("{check} >/dev/null 2>&1"),
+        ]);
+    }
+    the_real_cli_parses_the_servers_argv(&c.0);
     docker(&["exec", &c.0, "workspace-server", "healthcheck"]);
+    let ready: serde_json::Value = reqwest::get(format!("{base}/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready["checks"]["eic"], "ok",
+        "the server found its CLI new enough: {ready}"
+    );
 
     // The data directory is the volume: a workspace registered now survives a new container.
     let client = reqwest::Client::new();

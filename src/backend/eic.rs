@@ -105,6 +105,53 @@ fn find_binary(binary: &str) -> bool {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(binary).is_file()))
 }
 
+/// The oldest AWS CLI with `ec2-instance-connect open-tunnel` (SPEC §11).
+pub const MIN_AWS_CLI: (u32, u32, u32) = (2, 12, 0);
+
+/// The version in `aws --version`'s answer (`aws-cli/2.23.6 Python/3.13.5 …`).
+pub fn parse_aws_version(text: &str) -> Option<(u32, u32, u32)> {
+    let rest = text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("aws-cli/"))?;
+    let mut parts = rest.split('.').map(|p| p.parse::<u32>().ok());
+    Some((
+        parts.next()??,
+        parts.next()??,
+        parts.next().flatten().unwrap_or(0),
+    ))
+}
+
+/// Reads `aws --version` once at start-up; a CLI older than `MIN_AWS_CLI` is logged as an error
+/// and kept, so that readiness and every EC2 request can say so. An answer that cannot be read is
+/// only a warning (the CLI may still work).
+async fn check_aws_version(aws: String, too_old: Arc<std::sync::OnceLock<String>>) {
+    let run = tokio::process::Command::new(&aws)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let text = match tokio::time::timeout(Duration::from_secs(30), run).await {
+        Ok(Ok(out)) => format!(
+            "{} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        _ => String::new(),
+    };
+    match parse_aws_version(&text) {
+        Some(v) if v < MIN_AWS_CLI => {
+            let version = format!("{}.{}.{}", v.0, v.1, v.2);
+            tracing::error!(
+                version = %version,
+                "the aws CLI is too old for EC2 workspaces: `ec2-instance-connect open-tunnel` needs 2.12.0 or later; see {DOCS}"
+            );
+            let _ = too_old.set(version);
+        }
+        Some(_) => {}
+        None => tracing::warn!("could not read `aws --version`; see {DOCS}"),
+    }
+}
+
 /// The EIC backend.
 pub struct EicBackend {
     cfg: EicConfig,
@@ -112,6 +159,8 @@ pub struct EicBackend {
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
     missing: Option<&'static str>,
+    /// The version of an `aws` CLI found too old at start-up.
+    too_old: Arc<std::sync::OnceLock<String>>,
 }
 
 impl EicBackend {
@@ -127,6 +176,10 @@ impl EicBackend {
                 binary = name,
                 "EIC path unavailable: binary not found; see {DOCS}"
             );
+        }
+        let too_old = Arc::new(std::sync::OnceLock::new());
+        if missing != Some("aws") {
+            tokio::spawn(check_aws_version(cfg.aws.clone(), too_old.clone()));
         }
         let pool = Arc::new(Pool::new(MAX_POOL_ENTRIES, POOL_IDLE, metrics.clone()));
         let reaper = Arc::downgrade(&pool);
@@ -147,6 +200,7 @@ impl EicBackend {
             store,
             metrics,
             missing,
+            too_old,
         }
     }
 
@@ -154,6 +208,12 @@ impl EicBackend {
     fn instance_of<'w>(&self, ws: &'w Workspace) -> Result<&'w str, BackendError> {
         if let Some(name) = self.missing {
             return Err(EicError::Missing(name).into());
+        }
+        if let Some(version) = self.too_old.get() {
+            return Err(BackendError::Unconfigured(format!(
+                "EIC not available: the aws CLI on this server is {version}; \
+                 `ec2-instance-connect open-tunnel` needs 2.12.0 or later; see {DOCS}"
+            )));
         }
         ws.instance_id
             .as_deref()
@@ -215,6 +275,14 @@ impl Backend for EicBackend {
         match self.missing {
             Some(name) => Err(EicError::Missing(name).into()),
             None => Ok(()),
+        }
+    }
+
+    fn readiness_problem(&self) -> Option<&'static str> {
+        match self.missing {
+            Some("aws") => Some("aws not found"),
+            Some(_) => Some("ssh not found"),
+            None => self.too_old.get().map(|_| "aws cli too old"),
         }
     }
 
@@ -343,6 +411,26 @@ impl Backend for EicBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_aws_cli_version_is_read_from_its_banner() {
+        let v = |t| parse_aws_version(t);
+        assert_eq!(
+            v("aws-cli/2.9.19 Python/3.11.2 Linux/6.1.0 source/x86_64.debian.12 prompt/off\n"),
+            Some((2, 9, 19))
+        );
+        assert_eq!(
+            v("aws-cli/2.23.6 Python/3.13.5 Linux/6.12"),
+            Some((2, 23, 6))
+        );
+        assert_eq!(
+            v("aws-cli/1.18.69 Python/3.8.10 Linux/5.4 botocore/1.17.0"),
+            Some((1, 18, 69))
+        );
+        assert_eq!(v("command not found"), None);
+        assert!(v("aws-cli/2.9.19 x").unwrap() < MIN_AWS_CLI);
+        assert!(v("aws-cli/2.12.0 x").unwrap() >= MIN_AWS_CLI);
+    }
 
     #[test]
     fn each_runtime_has_its_files_base() {

@@ -33,6 +33,15 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         );
         record(&mut checks, &mut failed, backend.name(), ok);
     }
+    // The EC2 path's start-up checks (binaries, the aws CLI's version); they fail readiness only
+    // on an EC2-only tenant, where the EC2 path is all there is.
+    if let Some(remote) = &state.backends.remote {
+        let problem = remote.readiness_problem();
+        checks.insert("eic".into(), json!(problem.unwrap_or("ok")));
+        if problem.is_some() && state.backends.local.is_none() {
+            failed.push("eic");
+        }
+    }
     if failed.is_empty() {
         axum::Json(json!({ "status": "ready", "checks": checks })).into_response()
     } else {

@@ -469,3 +469,52 @@ async fn concurrent_first_uses_build_one_connection() {
     assert_eq!(aws_calls("send-ssh-public-key", &i).len(), 1);
     assert_eq!(aws_calls("open-tunnel", &i).len(), 1);
 }
+
+#[tokio::test]
+async fn an_aws_cli_without_open_tunnel_is_reported_at_start_up() {
+    // The real AWS CLI of Debian 12 (2.9.19, no `open-tunnel`), from the image the tests built.
+    let dir = tempfile::tempdir().unwrap();
+    let wrapper = dir.path().join("aws");
+    std::fs::write(
+        &wrapper,
+        "#!/bin/sh\nexec docker run --rm -i debian:bookworm-slim aws \"$@\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // An EC2-only tenant: the EC2 path is all there is, so readiness fails.
+    let app = Options::default()
+        .arg("--aws-cli", wrapper.to_str().unwrap())
+        .arg("--docker-host", "none")
+        .spawn()
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let body = loop {
+        let (status, body) = app.get_as("/readyz", "").await;
+        if status == 503 {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "never reported: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(body["checks"]["eic"], "aws cli too old", "{body}");
+    let id = eic_workspace(&app, &instance()).await;
+    let (status, body) = app.exec(&id, json!({ "argv": ["true"] })).await;
+    assert_eq!(status, 503, "{body}");
+    let message = body["error"].as_str().unwrap();
+    assert!(
+        message.contains("2.9.19")
+            && message.contains("2.12.0")
+            && message.contains("workspace-terminal.md"),
+        "{message}"
+    );
+
+    // The stand-in answers as Debian 13's CLI does: ready, with Docker on as well.
+    let app = Options::default().eic().spawn().await;
+    let (status, body) = app.get_as("/readyz", "").await;
+    assert_eq!(
+        (status.as_u16(), &body["checks"]["eic"]),
+        (200, &json!("ok")),
+        "{body}"
+    );
+}
