@@ -23,7 +23,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(45);
 pub struct Conn {
     pub instance_id: String,
     dir: tempfile::TempDir,
-    master: Option<Child>,
+    master: Master,
     ssh: PathBuf,
     os_user: String,
     aws: String,
@@ -77,7 +77,7 @@ impl Conn {
         let conn = Conn {
             instance_id: instance_id.to_owned(),
             dir,
-            master: Some(master),
+            master,
             ssh: PathBuf::from(&cfg.ssh),
             os_user: cfg.os_user.clone(),
             aws: cfg.aws.clone(),
@@ -88,9 +88,7 @@ impl Conn {
 
     /// False once the master (or its tunnel) has gone away.
     pub fn is_alive(&mut self) -> bool {
-        self.master
-            .as_mut()
-            .is_some_and(|m| matches!(m.try_wait(), Ok(None)))
+        matches!(self.master.child().try_wait(), Ok(None))
     }
 
     /// The program and arguments of an `ssh` client on the control socket: a remote command,
@@ -121,12 +119,24 @@ impl Conn {
 /// How long a master gets to close its tunnel after SIGTERM before it is killed.
 const MASTER_STOP_GRACE: Duration = Duration::from_secs(2);
 
-impl Drop for Conn {
+/// An `ssh` master process. Dropped at any point (the connection closed, or its build cancelled or
+/// failed half-way), it gets SIGTERM first, so that it hangs up its `ProxyCommand` and the tunnel
+/// ends with it, then SIGKILL after `MASTER_STOP_GRACE`.
+struct Master(Option<Child>);
+
+impl Master {
+    fn child(&mut self) -> &mut Child {
+        self.0
+            .as_mut()
+            .expect("a master holds its child until dropped")
+    }
+}
+
+impl Drop for Master {
     fn drop(&mut self) {
-        let Some(mut master) = self.master.take() else {
+        let Some(mut master) = self.0.take() else {
             return;
         };
-        // SIGTERM first: ssh then hangs up its ProxyCommand, so the tunnel ends with it.
         if let Some(pid) = master.id() {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid as i32),
@@ -205,30 +215,33 @@ async fn start_master(
     target: &Target<'_>,
     files: &ConnFiles<'_>,
     policy: HostKeyPolicy,
-) -> Result<Child, EicError> {
-    let mut master = Command::new(ssh)
-        .args(args::master_args(target, files, policy))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| EicError::spawn("ssh", e))?;
+) -> Result<Master, EicError> {
+    let mut master = Master(Some(
+        Command::new(ssh)
+            .args(args::master_args(target, files, policy))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| EicError::spawn("ssh", e))?,
+    ));
     let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
     loop {
         if let Some(status) = master
+            .child()
             .try_wait()
             .map_err(|e| EicError::Local(e.to_string()))?
         {
             let mut stderr = String::new();
-            if let Some(mut pipe) = master.stderr.take() {
+            if let Some(mut pipe) = master.child().stderr.take() {
                 let _ = pipe.read_to_string(&mut stderr).await;
             }
             return Err(classify_ssh_failure(&stderr, status.code()));
         }
         if files.control.exists() && check(ssh, files).await {
             // The master's stderr is not read again; keep it from filling up and blocking.
-            if let Some(pipe) = master.stderr.take() {
+            if let Some(pipe) = master.child().stderr.take() {
                 tokio::spawn(drain(pipe));
             }
             return Ok(master);
