@@ -122,6 +122,16 @@ pub struct FileEntry {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FilesRoot<'a>(pub Option<&'a str>);
 
+/// What the engine says of a workspace's container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Observed {
+    Running,
+    /// There, but not running: its state (`exited`, `created`, `paused`, …).
+    Stopped(String),
+    /// Not there at all.
+    Missing,
+}
+
 /// What every path to a workspace must do.
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -129,6 +139,15 @@ pub trait Backend: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// Answers when the backend's engine is reachable.
     async fn ping(&self) -> Result<(), BackendError>;
+    /// The engine's view of the containers of `workspaces` (those this backend runs), in one
+    /// call; a path without containers answers nothing.
+    async fn observe(
+        &self,
+        _workspaces: &[&Workspace],
+    ) -> Result<std::collections::HashMap<crate::workspace::WorkspaceId, Observed>, BackendError>
+    {
+        Ok(std::collections::HashMap::new())
+    }
     /// What a start-up check found wrong with this path, in a few words for `/readyz`.
     fn readiness_problem(&self) -> Option<&'static str> {
         None

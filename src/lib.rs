@@ -5,7 +5,8 @@
 //!
 //! - [`app`] wires state and serves; [`config`] is the typed start-up configuration.
 //! - [`http`] is the only module that knows axum: routes, extractors, middleware, `ApiError`.
-//! - Services: [`access`] (authentication and workspace access), [`audit`].
+//! - Services: [`access`] (authentication and workspace access), [`audit`], [`observe`] (status
+//!   follows the engine).
 //! - Domain: [`workspace`] (ids, records, `Placement`), [`auth`] (tokens, `Caller`, decisions).
 //! - Ports: [`store`] (SQLite and PostgreSQL behind one trait), [`backend`] (where workspaces run).
 //! - Support: [`metrics`], [`ratelimit`].
@@ -22,6 +23,7 @@ pub mod exec;
 pub mod files;
 pub mod http;
 pub mod metrics;
+pub mod observe;
 pub mod plugins;
 pub mod ratelimit;
 pub mod store;

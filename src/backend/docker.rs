@@ -3,6 +3,7 @@
 
 mod exec;
 mod files;
+mod images;
 mod kill;
 mod settings;
 
@@ -13,8 +14,8 @@ use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::{
-    CreateContainerOptions, RemoveContainerOptions, RemoveVolumeOptions, RestartContainerOptions,
-    StartContainerOptions,
+    CreateContainerOptions, ListContainersOptions, RemoveContainerOptions, RemoveVolumeOptions,
+    RestartContainerOptions, StartContainerOptions,
 };
 use tokio::sync::OnceCell;
 use tracing::instrument;
@@ -25,6 +26,7 @@ use super::{
     Backend, BackendError, ExecProcess, ExecSpec, FileEntry, FilesRoot, PING_TIMEOUT, TermSize,
     TerminalSession, fs,
 };
+use crate::backend::Observed;
 use crate::files::RelPath;
 use crate::workspace::{Workspace, container_name};
 
@@ -126,6 +128,47 @@ impl Backend for DockerBackend {
         "docker"
     }
 
+    async fn observe(
+        &self,
+        workspaces: &[&Workspace],
+    ) -> Result<HashMap<crate::workspace::WorkspaceId, Observed>, BackendError> {
+        let docker = self.docker().await?;
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([(
+                "label".to_owned(),
+                vec![MANAGED_LABEL.to_owned()],
+            )])),
+            ..Default::default()
+        };
+        let containers = docker
+            .list_containers(Some(options))
+            .await
+            .map_err(container_error)?;
+        let mut states: HashMap<String, Observed> = HashMap::new();
+        for c in containers {
+            let Some(id) = c.labels.as_ref().and_then(|l| l.get(WORKSPACE_LABEL)) else {
+                continue;
+            };
+            let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+            let seen = if state == "running" {
+                Observed::Running
+            } else {
+                Observed::Stopped(state)
+            };
+            states.insert(id.clone(), seen);
+        }
+        Ok(workspaces
+            .iter()
+            .map(|ws| {
+                let seen = states
+                    .remove(&ws.id.to_string())
+                    .unwrap_or(Observed::Missing);
+                (ws.id, seen)
+            })
+            .collect())
+    }
+
     async fn ping(&self) -> Result<(), BackendError> {
         let docker = self.docker().await?;
         tokio::time::timeout(PING_TIMEOUT, docker.ping())
@@ -148,6 +191,9 @@ impl Backend for DockerBackend {
             .await
             .map_err(engine_refused)?;
         let body = container_body(ws, &self.settings, &configs_volume(ws), labels(ws));
+        if let Some(image) = body.image.as_deref() {
+            images::ensure(docker, image).await?;
+        }
         let options = CreateContainerOptions {
             name: Some(name.clone()),
             ..Default::default()
@@ -190,17 +236,24 @@ impl Backend for DockerBackend {
         }
     }
 
+    /// Restarts the container; one that is gone (removed behind the server's back, or never
+    /// made because provisioning failed) is created again.
     #[instrument(skip_all, fields(workspace = %ws.id))]
     async fn restart(&self, ws: &Workspace) -> Result<(), BackendError> {
         let options = RestartContainerOptions {
             t: Some(STOP_GRACE_SECS),
             ..Default::default()
         };
-        self.docker()
+        match self
+            .docker()
             .await?
             .restart_container(&container_name(ws.id), Some(options))
             .await
-            .map_err(container_error)
+        {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => self.provision(ws).await,
+            Err(e) => Err(engine_refused(e)),
+        }
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]
@@ -280,6 +333,7 @@ impl Backend for DockerBackend {
 fn engine_refused(e: DockerError) -> BackendError {
     match e {
         DockerError::DockerResponseServerError { message, .. } => BackendError::Invalid(message),
+        DockerError::DockerStreamError { error } => BackendError::Invalid(error),
         other => container_error(other),
     }
 }

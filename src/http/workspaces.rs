@@ -218,11 +218,18 @@ pub async fn list(
     State(state): State<AppState>,
     AdminCaller(caller): AdminCaller,
 ) -> Result<Response, ApiError> {
-    let rows = state.store.list_workspaces(caller.anchored_org()).await?;
+    let mut rows = state.store.list_workspaces(caller.anchored_org()).await?;
+    crate::observe::follow_engine(&*state.store, &state.backends, &mut rows).await;
     Ok(axum::Json(rows).into_response())
 }
 
-pub async fn get(WorkspaceCaller { workspace, .. }: WorkspaceCaller) -> Response {
+pub async fn get(
+    State(state): State<AppState>,
+    WorkspaceCaller { workspace, .. }: WorkspaceCaller,
+) -> Response {
+    let mut one = [workspace];
+    crate::observe::follow_engine(&*state.store, &state.backends, &mut one).await;
+    let [workspace] = one;
     axum::Json(workspace).into_response()
 }
 
@@ -373,7 +380,14 @@ pub async fn restart(
 ) -> Result<Response, ApiError> {
     live(&workspace)?;
     let backend = state.backends.for_placement(&Placement::of(&workspace))?;
-    backend.restart(&workspace).await?;
+    let result = backend.restart(&workspace).await;
+    crate::observe::restarted(&*state.store, &workspace, &result).await;
+    if let Err(BackendError::Invalid(_)) = result {
+        return Err(ApiError::BadGateway(
+            "the engine could not start the workspace; its last_error says why".into(),
+        ));
+    }
+    result?;
     audit::workspace_event(
         &*state.store,
         workspace.id,

@@ -134,3 +134,161 @@ async fn readiness_reports_an_unreachable_engine() {
         "no server paths in the body"
     );
 }
+
+/// A registry of this test's own on loopback (Debian's `docker-registry`), stopped when dropped.
+struct Registry {
+    child: std::process::Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    async fn start() -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = crate::support::process::free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = std::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("docker-registry (scripts/test.sh installs it)");
+        let up =
+            crate::support::process::eventually(20, || std::net::TcpStream::connect(&addr).is_ok())
+                .await;
+        assert!(up, "the registry did not listen on {addr}");
+        Registry {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn docker_cli(args: &[&str]) {
+    let out = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn an_image_the_engine_lacks_is_pulled_and_a_failed_pull_is_the_reason() {
+    let registry = Registry::start().await;
+    let image = format!(
+        "{}/wss-pull-test:{}",
+        registry.addr,
+        uuid::Uuid::new_v4().simple()
+    );
+    docker_cli(&["tag", &crate::helpers::test_image(), &image]);
+    docker_cli(&["push", "-q", &image]);
+    docker_cli(&["rmi", &image]);
+    let app = TestApp::spawn().await;
+    let created = app
+        .created(
+            "/workspaces",
+            Some(json!({ "name": "pulled", "image": image })),
+        )
+        .await;
+    assert_eq!(created["status"], "provisioning");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let ws = app.wait_provisioned(&id).await;
+    assert_eq!(ws["status"], "online", "{ws}");
+    assert_eq!(app.sh(&id, "echo pulled").await, "pulled\n");
+    app.remove(&id).await;
+
+    let absent = format!("{}/wss-pull-test:absent", registry.addr);
+    let created = app
+        .created(
+            "/workspaces",
+            Some(json!({ "name": "absent", "image": absent })),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let ws = app.wait_provisioned(&id).await;
+    assert_eq!(ws["status"], "failed", "{ws}");
+    let reason = ws["last_error"].as_str().unwrap();
+    assert!(
+        reason.contains("not found") || reason.contains("unknown"),
+        "{reason}"
+    );
+    app.remove(&id).await;
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", &image])
+        .output();
+}
+
+#[tokio::test]
+async fn status_follows_the_engine_and_restart_brings_a_gone_container_back() {
+    let app = TestApp::spawn().await;
+    let id = app.create_local(json!({ "name": "followed" })).await;
+    let status = async || app.get_as(&format!("/workspaces/{id}"), &app.admin).await.1;
+
+    // Stopped behind the server's back: offline, in the listing too; a restart starts it.
+    crate::helpers::stop_container(&id).await;
+    assert_eq!(status().await["status"], "offline");
+    let (_, listed) = app.get_as("/workspaces", &app.admin).await;
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == id.as_str())
+        .cloned();
+    assert_eq!(row.unwrap()["status"], "offline");
+    assert_eq!(app.restart_workspace(&id).await, 200);
+    assert_eq!(status().await["status"], "online");
+
+    // Removed behind its back: failed, with what to do; a restart creates it again, and the
+    // workspace's files (its volume) are still there.
+    app.sh(&id, "echo kept > /configs/kept.txt").await;
+    docker()
+        .remove_container(
+            &container_of(&id),
+            Some(bollard::query_parameters::RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap();
+    let ws = status().await;
+    assert_eq!(ws["status"], "failed", "{ws}");
+    assert!(
+        ws["last_error"].as_str().unwrap().contains("restart"),
+        "{ws}"
+    );
+    assert_eq!(app.restart_workspace(&id).await, 200);
+    let ws = status().await;
+    assert_eq!(
+        (ws["status"].clone(), ws["last_error"].clone()),
+        (json!("online"), json!(null))
+    );
+    assert_eq!(
+        inspect(&id).await.unwrap().state.unwrap().running,
+        Some(true)
+    );
+    assert_eq!(app.sh(&id, "cat /configs/kept.txt").await, "kept\n");
+    app.remove(&id).await;
+}
