@@ -1,6 +1,7 @@
 //! The local Docker path: containers, execs, a TTY terminal and files over the Docker Engine API
 //! (SPEC §6, §8). No `docker` CLI is ever run.
 
+mod cgroup;
 mod exec;
 mod files;
 mod images;

@@ -3,6 +3,7 @@
 
 pub mod args;
 mod conn;
+mod isolate;
 mod ops;
 mod pool;
 mod pty;

@@ -142,6 +142,31 @@ async fn a_timeout_kills_the_whole_tree_and_says_so() {
 }
 
 #[tokio::test]
+async fn an_exec_that_closes_its_output_or_leaves_its_session_still_ends_at_its_timeout() {
+    let app = TestApp::spawn().await;
+    let id = app.create_local(json!({ "name": "escape" })).await;
+    for script in [
+        "exec >&- 2>&-; sleep 1731",
+        "setsid env -i sh -c 'sleep 1732 &'; env -i sleep 1733 & sleep 1734",
+    ] {
+        let started = Instant::now();
+        let (status, out) = app
+            .exec(&id, json!({ "argv": ["sh", "-c", script], "timeout_s": 2 }))
+            .await;
+        assert_eq!(
+            (status.as_u16(), &out["timed_out"]),
+            (504, &json!(true)),
+            "{out}"
+        );
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(4500), "{took:?}");
+        let ps = app.sh(&id, "ps -o args").await;
+        assert!(!ps.contains("sleep 173"), "left running:\n{ps}");
+    }
+    app.remove(&id).await;
+}
+
+#[tokio::test]
 async fn each_stream_is_capped_at_one_mebibyte_while_bytes_are_still_counted() {
     let app = TestApp::spawn().await;
     let id = app.create_local(json!({ "name": "x" })).await;

@@ -121,6 +121,41 @@ async fn a_timeout_kills_the_remote_tree() {
 }
 
 #[tokio::test]
+async fn an_exec_that_closes_its_output_or_runs_under_sudo_still_ends_at_its_timeout() {
+    let app = Options::default().eic().spawn().await;
+    let id = eic_workspace(&app, &instance()).await;
+    let tag = rand::thread_rng().r#gen_range(10_000..99_999).to_string();
+    for script in [
+        format!("exec >&- 2>&-; sleep {tag}1"),
+        format!("sudo -n sleep {tag}2 & env -i setsid sh -c 'sleep {tag}3 &'; sleep {tag}4"),
+    ] {
+        let started = Instant::now();
+        let (status, out) = app
+            .exec(&id, json!({ "argv": ["sh", "-c", script], "timeout_s": 2 }))
+            .await;
+        assert_eq!(
+            (status.as_u16(), &out["timed_out"]),
+            (504, &json!(true)),
+            "{out}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(4) + Duration::from_millis(500),
+            "took {:?}",
+            started.elapsed()
+        );
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !processes_with(&format!("sleep {tag}")).is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "left running: {:?}",
+                processes_with(&format!("sleep {tag}"))
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_killed_tunnel_poisons_the_entry_and_the_next_exec_reconnects() {
     let app = Options::default().eic().spawn().await;
     let i = instance();

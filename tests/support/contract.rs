@@ -14,6 +14,7 @@ pub async fn backend_contract(backend: &dyn Backend, ws: &Workspace, root: &str)
     backend.ping().await.expect("ping");
     exec_round_trips_argv_stdin_env_and_cwd(backend, ws).await;
     exec_kill_ends_the_whole_tree(backend, ws).await;
+    exec_kill_reaches_what_left_the_session_and_the_environment(backend, ws).await;
     files_write_read_list_delete(backend, ws).await;
     files_never_follow_a_link_out_of_the_root(backend, ws, root).await;
     terminal_sizes_resizes_and_exits(backend, ws).await;
@@ -107,6 +108,32 @@ async fn exec_kill_ends_the_whole_tree(backend: &dyn Backend, ws: &Workspace) {
             break;
         }
         assert!(Instant::now() < deadline, "left running after kill:\n{ps}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A child that starts a new session, one that clears its environment (and with it the exec's
+/// marker), and one that does both and is re-parented: the kill reaches them all.
+async fn exec_kill_reaches_what_left_the_session_and_the_environment(
+    backend: &dyn Backend,
+    ws: &Workspace,
+) {
+    let script = "setsid sleep 2471 & env -i sh -c 'sleep 2472 & wait' & \
+                  setsid env -i sh -c 'sleep 2473 &' & sleep 2474";
+    let mut process = backend
+        .exec(ws, &argv(&["sh", "-c", script]))
+        .await
+        .expect("exec starts");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    process.kill().await;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let (ps, _, _) = run(backend, ws, argv(&["ps", "-eo", "args"])).await;
+        let left: Vec<&str> = ps.lines().filter(|l| l.contains("sleep 247")).collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "escaped the kill: {left:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -8,10 +8,12 @@ use async_trait::async_trait;
 use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, ResizeExecOptions, StartExecOptions, StartExecResults};
+use bollard::query_parameters::InspectContainerOptions;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 
+use super::cgroup::{ExecCgroup, WAIT_SCRIPT};
 use super::container_error;
 use super::kill::{kill_host_tree, kill_in_container};
 use crate::backend::{
@@ -33,6 +35,8 @@ struct Handle {
     container: String,
     exec_id: String,
     marker: String,
+    /// The exec's own cgroup, where the server can make one.
+    cgroup: Option<Arc<ExecCgroup>>,
 }
 
 impl Handle {
@@ -47,6 +51,16 @@ impl Handle {
             .get_or_insert_with(Vec::new)
             .push(marker.clone());
         let tty = options.tty.unwrap_or(false);
+        // A cgroup of its own, and the wrapper that waits to be moved into it.
+        let cgroup = exec_cgroup(docker, container, &marker).await;
+        if let (Some(cgroup), Some(cmd)) = (&cgroup, options.cmd.as_mut()) {
+            let mut wrapped: Vec<String> = ["/bin/sh", "-c", WAIT_SCRIPT, "wss-wait"]
+                .map(str::to_owned)
+                .into();
+            wrapped.push(cgroup.tag.clone());
+            wrapped.append(cmd);
+            *cmd = wrapped;
+        }
         let exec = docker
             .create_exec(container, options)
             .await
@@ -64,11 +78,15 @@ impl Handle {
         let StartExecResults::Attached { output, input } = started else {
             return Err(BackendError::Failed("exec started detached".into()));
         };
+        if let Some(cgroup) = &cgroup {
+            adopt(docker, &exec.id, cgroup).await;
+        }
         let handle = Self {
             docker: docker.clone(),
             container: container.to_owned(),
             exec_id: exec.id,
             marker,
+            cgroup: cgroup.map(Arc::new),
         };
         Ok((handle, output, input))
     }
@@ -93,8 +111,12 @@ impl Handle {
         }
     }
 
-    /// Kills the exec's process tree, from the host when its PIDs are visible, else from inside.
+    /// Kills the exec's process tree: its cgroup where it has one (nothing in it can leave), then
+    /// its session and marker, from the host when its PIDs are visible, else from inside.
     async fn kill(&self) {
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.kill().await;
+        }
         let pid = match self.docker.inspect_exec(&self.exec_id).await {
             Ok(i) if i.running == Some(false) && i.pid.unwrap_or(0) == 0 => return,
             Ok(i) => i.pid.unwrap_or(0),
@@ -104,6 +126,44 @@ impl Handle {
             kill_in_container(&self.docker, &self.container, &self.marker).await;
         }
     }
+}
+
+/// Moves a just-started exec into its cgroup. The engine reports the exec's PID a moment after
+/// the start call returns: ask until it does (the wrapper waits meanwhile).
+async fn adopt(docker: &Docker, exec_id: &str, cgroup: &ExecCgroup) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        match docker.inspect_exec(exec_id).await {
+            Ok(i) if i.pid.unwrap_or(0) > 0 => {
+                if let Err(e) = cgroup.adopt(i.pid.unwrap_or(0)) {
+                    tracing::warn!(error = %e, "could not move an exec into its cgroup");
+                }
+                return;
+            }
+            Ok(i) if i.running == Some(false) && i.exit_code.is_some() => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not find an exec to move into its cgroup");
+                return;
+            }
+            Ok(_) if tokio::time::Instant::now() > deadline => {
+                tracing::warn!("an exec never reported its PID; it runs outside its cgroup");
+                return;
+            }
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(2)).await,
+        }
+    }
+}
+
+/// A cgroup for a new exec of `container`, named after the random part of its marker.
+async fn exec_cgroup(docker: &Docker, container: &str, marker: &str) -> Option<ExecCgroup> {
+    let pid = docker
+        .inspect_container(container, None::<InspectContainerOptions>)
+        .await
+        .ok()?
+        .state?
+        .pid?;
+    let tag = marker.rsplit('=').next().unwrap_or(marker);
+    ExecCgroup::create(pid, tag)
 }
 
 /// A running non-TTY exec.

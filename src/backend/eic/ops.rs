@@ -11,6 +11,7 @@ use tokio::process::Child;
 use tokio::sync::mpsc;
 
 use super::args::{exec_command, script_command};
+use super::isolate;
 use super::pool::{Lease, Pool};
 use crate::backend::fs::Shell;
 use crate::backend::marker::{KILL_BY_MARKER_SCRIPT, new_marker};
@@ -42,7 +43,11 @@ pub struct SshExec {
 
 pub fn start_exec(lease: Lease, pool: Arc<Pool>, spec: &ExecSpec) -> Result<SshExec, BackendError> {
     let marker = new_marker();
-    let remote = exec_command(&marker, &spec.env, spec.cwd.as_deref(), &spec.argv);
+    let remote = format!(
+        "{}; {}",
+        isolate::join_command(isolate::tag_of(&marker)),
+        exec_command(&marker, &spec.env, spec.cwd.as_deref(), &spec.argv)
+    );
     let mut child = spawn(&lease, &remote)?;
     let (tx, output) = mpsc::channel(32);
     if let Some(out) = child.stdout.take() {
@@ -114,8 +119,12 @@ impl ExecProcess for SshExec {
     }
 
     async fn kill(&mut self) {
-        // The remote tree first (found by its marker), then the local client.
-        let remote = script_command(KILL_BY_MARKER_SCRIPT, &[&self.marker]);
+        // The remote tree first (its cgroup, then what carries its marker), then the local client.
+        let remote = format!(
+            "{}; {}",
+            isolate::kill_command(isolate::tag_of(&self.marker)),
+            script_command(KILL_BY_MARKER_SCRIPT, &[&self.marker])
+        );
         if let Ok(mut killer) = spawn(&self.lease, &remote) {
             drop(killer.stdin.take());
             let _ = tokio::time::timeout(KILL_TIMEOUT, killer.wait()).await;
