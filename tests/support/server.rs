@@ -50,7 +50,12 @@ impl Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
             log,
-            client: reqwest::Client::new(),
+            // No idle connections kept: the descriptor counts of the load and fault tests are
+            // then the server's own, not how many keep-alive connections this client parked.
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
         };
         let up = eventually(30, || {
             std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_ok()

@@ -59,6 +59,8 @@ fn cgroup_of(pid: i64) -> Option<String> {
 pub struct ExecCgroup {
     dir: PathBuf,
     pub tag: String,
+    /// Whether the exec was moved in (else the kill must not rely on the cgroup).
+    adopted: std::sync::atomic::AtomicBool,
 }
 
 impl ExecCgroup {
@@ -73,7 +75,11 @@ impl ExecCgroup {
         let tag = format!("wss-exec-{tag}");
         let dir = mount.join(parent.trim_start_matches('/')).join(&tag);
         match std::fs::create_dir(&dir) {
-            Ok(()) => Some(Self { dir, tag }),
+            Ok(()) => Some(Self {
+                dir,
+                tag,
+                adopted: std::sync::atomic::AtomicBool::new(false),
+            }),
             Err(e) => {
                 tracing::debug!(error = %e, "no exec cgroup: its kill falls back to the session and marker");
                 None
@@ -83,7 +89,15 @@ impl ExecCgroup {
 
     /// Moves process `pid` (the wrapper, which then becomes the command) in.
     pub fn adopt(&self, pid: i64) -> std::io::Result<()> {
-        std::fs::write(self.dir.join("cgroup.procs"), pid.to_string())
+        std::fs::write(self.dir.join("cgroup.procs"), pid.to_string())?;
+        self.adopted
+            .store(true, std::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether everything the exec started is inside (it was moved in before it could fork).
+    pub fn holds_the_exec(&self) -> bool {
+        self.adopted.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn members(&self) -> Vec<i32> {

@@ -116,6 +116,10 @@ impl Handle {
     async fn kill(&self) {
         if let Some(cgroup) = &self.cgroup {
             cgroup.kill().await;
+            // Moved in before it could fork: nothing it started is anywhere else.
+            if cgroup.holds_the_exec() {
+                return;
+            }
         }
         let pid = match self.docker.inspect_exec(&self.exec_id).await {
             Ok(i) if i.running == Some(false) && i.pid.unwrap_or(0) == 0 => return,
@@ -129,9 +133,11 @@ impl Handle {
 }
 
 /// Moves a just-started exec into its cgroup. The engine reports the exec's PID a moment after
-/// the start call returns: ask until it does (the wrapper waits meanwhile).
+/// the start call returns: ask until it does (the wrapper waits meanwhile), backing off so that
+/// many execs starting at once do not flood the engine with inspects.
 async fn adopt(docker: &Docker, exec_id: &str, cgroup: &ExecCgroup) {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    let mut pause = std::time::Duration::from_millis(1);
     loop {
         match docker.inspect_exec(exec_id).await {
             Ok(i) if i.pid.unwrap_or(0) > 0 => {
@@ -149,7 +155,10 @@ async fn adopt(docker: &Docker, exec_id: &str, cgroup: &ExecCgroup) {
                 tracing::warn!("an exec never reported its PID; it runs outside its cgroup");
                 return;
             }
-            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(2)).await,
+            Ok(_) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_millis(50));
+            }
         }
     }
 }
