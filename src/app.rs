@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -147,35 +146,27 @@ impl App {
     ) -> anyhow::Result<()> {
         let cancel = self.state.shutdown.clone();
         let sessions = self.state.sessions.clone();
+        let limits = self.state.config.connection_limits();
         let router = crate::http::router(self.state);
         let signalled = cancel.clone();
-        // No Nagle delay: responses and terminal frames are small and latency-bound.
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        tokio::spawn(async move {
             shutdown.await;
             signalled.cancel();
         });
-        let server = tokio::spawn(async move { server.await });
-        tokio::pin!(server);
-        tokio::select! {
-            done = &mut server => return Ok(done??),
-            () = cancel.cancelled() => {}
-        }
-        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
-        let served = match tokio::time::timeout_at(deadline, &mut server).await {
-            Ok(done) => done?,
-            Err(_) => {
-                tracing::warn!("requests still running after the shutdown grace period; stopping");
-                server.abort();
-                Ok(())
-            }
+        let stopping = async {
+            cancel.cancelled().await;
+            tokio::time::Instant::now() + SHUTDOWN_GRACE
         };
+        let (served, deadline) = tokio::join!(
+            crate::http::serve::serve(
+                self.listener,
+                router,
+                limits,
+                cancel.clone(),
+                SHUTDOWN_GRACE
+            ),
+            stopping
+        );
         sessions.close();
         if tokio::time::timeout_at(deadline, sessions.wait())
             .await

@@ -158,6 +158,18 @@ pub struct Config {
     #[arg(long, env = "TERMINAL_IDLE_SECS", default_value_t = 1800)]
     pub terminal_idle_secs: u64,
 
+    /// Open connections at once; past it new ones are refused (503, then closed), not queued.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// How long a request's headers may take to arrive after its first byte (408 past it).
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub header_read_timeout: std::time::Duration,
+
+    /// How long a keep-alive connection may sit between requests before it is closed.
+    #[arg(long, env = "KEEP_ALIVE_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
+    pub keep_alive_timeout: std::time::Duration,
+
     /// Log filter in `tracing` syntax.
     #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
     pub log: String,
@@ -291,6 +303,15 @@ impl Config {
             github_base: self.plugin_github_url.clone(),
             fetch_timeout: self.plugin_install_fetch_timeout,
             max_dir_bytes: self.plugin_install_max_dir_bytes,
+        }
+    }
+
+    /// What slow and idle clients may hold.
+    pub fn connection_limits(&self) -> crate::http::serve::Limits {
+        crate::http::serve::Limits {
+            max_connections: self.max_connections.max(1),
+            header_timeout: self.header_read_timeout,
+            idle_timeout: self.keep_alive_timeout,
         }
     }
 

@@ -20,6 +20,7 @@ mod hostile_input;
 mod persistence;
 mod plugin_failures;
 mod plugins;
+mod slow_clients;
 mod tenant;
 mod tickets;
 mod tokens;
