@@ -47,6 +47,8 @@ const OVER_CAPACITY: &[u8] =
 #[derive(Default)]
 struct Watch {
     state: Mutex<WatchState>,
+    /// Wakes the watchdog when a deadline moves (a request began or ended, headers began).
+    moved: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -68,6 +70,7 @@ impl Watch {
         let mut s = self.state.lock().unwrap();
         if n > 0 && s.in_flight == 0 && s.head_started.is_none() && !s.upgraded {
             s.head_started = Some(Instant::now());
+            self.moved.notify_one();
         }
     }
 
@@ -75,12 +78,14 @@ impl Watch {
         let mut s = self.state.lock().unwrap();
         s.in_flight += 1;
         s.head_started = None;
+        self.moved.notify_one();
     }
 
     fn response_done(&self) {
         let mut s = self.state.lock().unwrap();
         s.in_flight = s.in_flight.saturating_sub(1);
         s.idle_since = Some(Instant::now());
+        self.moved.notify_one();
     }
 
     fn upgraded(&self) {
@@ -318,7 +323,10 @@ async fn connection(
     let watchdog = async {
         let mut next = watch.check(&limits);
         while let Some(at) = next {
-            tokio::time::sleep_until(at).await;
+            tokio::select! {
+                () = tokio::time::sleep_until(at) => {}
+                () = watch.moved.notified() => {}
+            }
             next = watch.check(&limits);
         }
         std::future::pending::<()>().await;
