@@ -7,6 +7,9 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::ratelimit::RateLimit;
 
+mod values;
+use values::{parse_bool, parse_duration};
+
 /// Server configuration, parsed once at start-up (SPEC §2). Nothing reads the environment later.
 #[derive(Clone, Parser)]
 #[command(name = "workspace-server", version, about)]
@@ -175,57 +178,6 @@ pub struct Config {
     pub log: String,
 }
 
-/// Parses plain seconds (`300`) or a Go duration: a sequence of numbers with units `ns`, `us`
-/// (or `µs`), `ms`, `s`, `m`, `h`, decimals allowed (`300ms`, `1m30s`, `1.5h`).
-fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
-    let raw = raw.trim();
-    let bad =
-        || format!("not a duration: {raw:?} (use seconds, or Go's form such as 90s, 1m30s, 5m)");
-    if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
-        return raw
-            .parse()
-            .map(std::time::Duration::from_secs)
-            .map_err(|_| bad());
-    }
-    let mut rest = raw;
-    let mut total = 0f64;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let (number, tail) = rest.split_at(digits);
-        let n: f64 = number.parse().map_err(|_| bad())?;
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_len);
-        let scale = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += n * scale;
-        rest = tail;
-    }
-    std::time::Duration::try_from_secs_f64(total).map_err(|_| bad())
-}
-
-/// Parses a boolean as operators write them: `true/false`, `1/0`, `yes/no`, `on/off`, any case.
-fn parse_bool(raw: &str) -> Result<bool, String> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "y" | "on" => Ok(true),
-        "false" | "0" | "no" | "n" | "off" => Ok(false),
-        _ => Err(format!("not a boolean: {raw:?} (use true or false)")),
-    }
-}
-
 /// The CORS origins allowed in development when `CORS_ORIGINS` is unset, as in the Go server.
 const DEVELOPMENT_ORIGINS: [&str; 2] = ["http://localhost:3000", "http://localhost:3001"];
 
@@ -387,32 +339,6 @@ mod tests {
         assert_eq!(c.bind_addr.to_string(), "127.0.0.1");
         assert_eq!(c.rate_limit, RateLimit::per_minute(600));
         assert!(c.database_url.is_none());
-    }
-
-    #[test]
-    fn durations_take_seconds_or_go_s_forms() {
-        let ms = |s: &str| parse_duration(s).unwrap().as_millis();
-        assert_eq!(ms("300"), 300_000);
-        assert_eq!(ms("300ms"), 300);
-        assert_eq!(ms("90s"), 90_000);
-        assert_eq!(ms("1m30s"), 90_000);
-        assert_eq!(ms("5m"), 300_000);
-        assert_eq!(ms("1h"), 3_600_000);
-        assert_eq!(ms("1.5h"), 5_400_000);
-        for bad in ["5 minutes", "", "m", "5d", "1m30", "-5s"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn booleans_are_read_as_operators_write_them() {
-        for (raw, want) in [("true", true), ("TRUE", true), ("1", true), ("Yes", true)] {
-            assert_eq!(parse_bool(raw), Ok(want));
-        }
-        for raw in ["false", "False", "0", "no", "NO"] {
-            assert_eq!(parse_bool(raw), Ok(false));
-        }
-        assert!(parse_bool("maybe").is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! system `ssh`, over a pool of authenticated master connections.
 
 pub mod args;
+mod cli;
 mod conn;
 mod isolate;
 mod ops;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tracing::instrument;
 
+pub use self::cli::{MIN_AWS_CLI, parse_aws_version};
 use self::conn::Conn;
 use self::pool::{Leased, Pool};
 use super::{
@@ -106,53 +108,6 @@ fn find_binary(binary: &str) -> bool {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(binary).is_file()))
 }
 
-/// The oldest AWS CLI with `ec2-instance-connect open-tunnel` (SPEC §11).
-pub const MIN_AWS_CLI: (u32, u32, u32) = (2, 12, 0);
-
-/// The version in `aws --version`'s answer (`aws-cli/2.23.6 Python/3.13.5 …`).
-pub fn parse_aws_version(text: &str) -> Option<(u32, u32, u32)> {
-    let rest = text
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("aws-cli/"))?;
-    let mut parts = rest.split('.').map(|p| p.parse::<u32>().ok());
-    Some((
-        parts.next()??,
-        parts.next()??,
-        parts.next().flatten().unwrap_or(0),
-    ))
-}
-
-/// Reads `aws --version` once at start-up; a CLI older than `MIN_AWS_CLI` is logged as an error
-/// and kept, so that readiness and every EC2 request can say so. An answer that cannot be read is
-/// only a warning (the CLI may still work).
-async fn check_aws_version(aws: String, too_old: Arc<std::sync::OnceLock<String>>) {
-    let run = tokio::process::Command::new(&aws)
-        .arg("--version")
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let text = match tokio::time::timeout(Duration::from_secs(30), run).await {
-        Ok(Ok(out)) => format!(
-            "{} {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        _ => String::new(),
-    };
-    match parse_aws_version(&text) {
-        Some(v) if v < MIN_AWS_CLI => {
-            let version = format!("{}.{}.{}", v.0, v.1, v.2);
-            tracing::error!(
-                version = %version,
-                "the aws CLI is too old for EC2 workspaces: `ec2-instance-connect open-tunnel` needs 2.12.0 or later; see {DOCS}"
-            );
-            let _ = too_old.set(version);
-        }
-        Some(_) => {}
-        None => tracing::warn!("could not read `aws --version`; see {DOCS}"),
-    }
-}
-
 /// The EIC backend.
 pub struct EicBackend {
     cfg: EicConfig,
@@ -180,7 +135,7 @@ impl EicBackend {
         }
         let too_old = Arc::new(std::sync::OnceLock::new());
         if missing != Some("aws") {
-            tokio::spawn(check_aws_version(cfg.aws.clone(), too_old.clone()));
+            tokio::spawn(cli::check_aws_version(cfg.aws.clone(), too_old.clone()));
         }
         let pool = Arc::new(Pool::new(MAX_POOL_ENTRIES, POOL_IDLE, metrics.clone()));
         let reaper = Arc::downgrade(&pool);
@@ -412,26 +367,6 @@ impl Backend for EicBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_aws_cli_version_is_read_from_its_banner() {
-        let v = |t| parse_aws_version(t);
-        assert_eq!(
-            v("aws-cli/2.9.19 Python/3.11.2 Linux/6.1.0 source/x86_64.debian.12 prompt/off\n"),
-            Some((2, 9, 19))
-        );
-        assert_eq!(
-            v("aws-cli/2.23.6 Python/3.13.5 Linux/6.12"),
-            Some((2, 23, 6))
-        );
-        assert_eq!(
-            v("aws-cli/1.18.69 Python/3.8.10 Linux/5.4 botocore/1.17.0"),
-            Some((1, 18, 69))
-        );
-        assert_eq!(v("command not found"), None);
-        assert!(v("aws-cli/2.9.19 x").unwrap() < MIN_AWS_CLI);
-        assert!(v("aws-cli/2.12.0 x").unwrap() >= MIN_AWS_CLI);
-    }
 
     #[test]
     fn each_runtime_has_its_files_base() {

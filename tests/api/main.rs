@@ -13,6 +13,7 @@ mod docker_files;
 mod docker_provision;
 mod docker_terminal;
 mod eic;
+mod eic_instances;
 mod errors;
 mod go_clients;
 mod health;
