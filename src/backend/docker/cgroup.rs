@@ -4,7 +4,8 @@
 //! container cannot leave (the container's cgroup filesystem is read-only to it).
 //!
 //! The exec starts under a tiny wrapper that waits until the server has moved it in, then
-//! `exec`s the command, so nothing it starts is forked before it is inside. Where the server
+//! `exec`s the command, so nothing it starts is forked before it is inside: without a TTY the
+//! server tells it on stdin, with one it watches its own cgroup. Where the server
 //! cannot manage the engine's cgroups (not root, a remote engine, no cgroup v2 hierarchy), execs
 //! run as before and the kill falls back to the session and marker (see `kill.rs`).
 
@@ -15,12 +16,18 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-/// Runs `$2…` once the process's own cgroup names `$1`; waits at most 5 s (200 polls of 25 ms).
-/// Shell builtins only (and `sleep`), so an image without `grep` pays nothing more.
+/// Without a TTY: runs `$@` once the server says go (one line on stdin, written after it has moved
+/// the process in); the rest of stdin is the command's. Shell builtins only: `read` takes stdin one
+/// byte at a time from a pipe, so it never takes more than that line.
+pub const GO_SCRIPT: &str = r#"IFS= read -r _ || :
+exec "$@""#;
+
+/// With a TTY (whose input is the user's): runs `$2…` once the process's own cgroup names `$1`,
+/// polling every 2 ms for the first 40 ms, then every 25 ms, 5 s at most.
 pub const WAIT_SCRIPT: &str = r#"t=$1; shift; i=0; found=
-while [ -z "$found" ] && [ $i -lt 200 ]; do
+while [ -z "$found" ] && [ $i -lt 220 ]; do
   while IFS= read -r l; do case $l in *"$t"*) found=1;; esac; done < /proc/self/cgroup
-  [ -n "$found" ] || sleep 0.025
+  if [ -z "$found" ]; then if [ $i -lt 20 ]; then sleep 0.002; else sleep 0.025; fi; fi
   i=$((i + 1))
 done
 exec "$@""#;

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 
-use super::cgroup::{ExecCgroup, WAIT_SCRIPT};
+use super::cgroup::{ExecCgroup, GO_SCRIPT, WAIT_SCRIPT};
 use super::container_error;
 use super::kill::{kill_host_tree, kill_in_container};
 use crate::backend::{
@@ -51,13 +51,21 @@ impl Handle {
             .get_or_insert_with(Vec::new)
             .push(marker.clone());
         let tty = options.tty.unwrap_or(false);
-        // A cgroup of its own, and the wrapper that waits to be moved into it.
+        let wants_stdin = options.attach_stdin.unwrap_or(false);
+        // A cgroup of its own, and the wrapper that waits to be moved into it: told on stdin
+        // without a TTY (no polling), by watching its own cgroup with one.
         let cgroup = exec_cgroup(docker, container, &marker).await;
         if let (Some(cgroup), Some(cmd)) = (&cgroup, options.cmd.as_mut()) {
-            let mut wrapped: Vec<String> = ["/bin/sh", "-c", WAIT_SCRIPT, "wss-wait"]
-                .map(str::to_owned)
-                .into();
-            wrapped.push(cgroup.tag.clone());
+            let mut wrapped: Vec<String> = if tty {
+                ["/bin/sh", "-c", WAIT_SCRIPT, "wss-wait", &cgroup.tag]
+                    .map(str::to_owned)
+                    .into()
+            } else {
+                options.attach_stdin = Some(true);
+                ["/bin/sh", "-c", GO_SCRIPT, "wss-wait"]
+                    .map(str::to_owned)
+                    .into()
+            };
             wrapped.append(cmd);
             *cmd = wrapped;
         }
@@ -75,11 +83,18 @@ impl Handle {
             )
             .await
             .map_err(container_error)?;
-        let StartExecResults::Attached { output, input } = started else {
+        let StartExecResults::Attached { output, mut input } = started else {
             return Err(BackendError::Failed("exec started detached".into()));
         };
         if let Some(cgroup) = &cgroup {
             adopt(docker, &exec.id, cgroup).await;
+            if !tty {
+                // The go-ahead, whether or not the move worked: the wrapper never hangs.
+                let _ = input.write_all(b"\n").await;
+                if !wants_stdin {
+                    let _ = input.shutdown().await;
+                }
+            }
         }
         let handle = Self {
             docker: docker.clone(),
