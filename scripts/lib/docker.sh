@@ -49,12 +49,13 @@ remove_test_workspaces() {
   local ids
   ids="$(docker ps -aq --filter label=workspace-server.managed=true)"
   if [ -n "$ids" ]; then
+    # One already being removed (by the test that made it) is on its way out: not an error.
     # shellcheck disable=SC2086
-    docker rm -f $ids >/dev/null
+    docker rm -f $ids >/dev/null 2>&1 || true
   fi
   ids="$(docker volume ls -q --filter label=workspace-server.managed=true)"
   if [ -n "$ids" ]; then
     # shellcheck disable=SC2086
-    docker volume rm -f $ids >/dev/null
+    docker volume rm -f $ids >/dev/null 2>&1 || true
   fi
 }
