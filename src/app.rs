@@ -10,6 +10,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub mod serve;
+
 use crate::access::Access;
 use crate::auth::generate_token;
 use crate::backend::docker::{ContainerSettings, DockerBackend};
@@ -158,7 +160,7 @@ impl App {
             tokio::time::Instant::now() + SHUTDOWN_GRACE
         };
         let (served, deadline) = tokio::join!(
-            crate::http::serve::serve(
+            crate::app::serve::serve(
                 self.listener,
                 router,
                 limits,

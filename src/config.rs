@@ -259,8 +259,8 @@ impl Config {
     }
 
     /// What slow and idle clients may hold.
-    pub fn connection_limits(&self) -> crate::http::serve::Limits {
-        crate::http::serve::Limits {
+    pub fn connection_limits(&self) -> crate::app::serve::Limits {
+        crate::app::serve::Limits {
             max_connections: self.max_connections.max(1),
             header_timeout: self.header_read_timeout,
             idle_timeout: self.keep_alive_timeout,

@@ -13,7 +13,7 @@ mod layers;
 
 pub use layers::CANVAS_CSP;
 mod plugins;
-pub mod serve;
+
 mod terminal;
 mod tokens;
 mod workspaces;
