@@ -20,8 +20,18 @@ use crate::backend::{Backend, Backends};
 use crate::config::Config;
 use crate::control_plane::ControlPlane;
 use crate::metrics::Metrics;
+use crate::plugins::registry::Registry;
 use crate::ratelimit::RateLimiter;
-use crate::store::{self, Store};
+use crate::services::allowlist::Allowlists;
+use crate::services::exec::Execs;
+use crate::services::files::Files;
+use crate::services::health::Health;
+use crate::services::plugins::Plugins;
+use crate::services::terminal::Terminals;
+use crate::services::tokens::Tokens;
+use crate::services::workspaces::Workspaces;
+use crate::services::{Ports, Services};
+use crate::store;
 
 /// How long in-flight requests get to finish after shutdown is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -30,13 +40,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    pub store: Arc<dyn Store>,
     pub access: Arc<Access>,
-    pub backends: Backends,
+    /// The use cases; handlers reach the store and the backends only through them.
+    pub services: Services,
     pub metrics: Arc<Metrics>,
     pub rate_limiter: Arc<RateLimiter>,
-    /// The control plane that provisions EC2 workspaces, when `CP_PROVISION_URL` is set.
-    pub control_plane: Option<Arc<ControlPlane>>,
     /// Where requests matching no API route go (`CANVAS_PROXY_URL`), and the client to go there.
     pub canvas: Option<crate::http::canvas::CanvasBase>,
     pub canvas_client: reqwest::Client,
@@ -45,8 +53,6 @@ pub struct AppState {
     /// Upgraded sockets (terminal sessions), which the HTTP server no longer counts as open
     /// connections: shutdown waits for them too, so each writes its close frame and audit row.
     pub sessions: TaskTracker,
-    /// The open registry listing of `PLUGINS_DIR`, cached until the directory changes.
-    pub registry: Arc<crate::plugins::registry::Registry>,
 }
 
 /// A built server: store open, migrations run, listener bound.
@@ -90,34 +96,63 @@ impl App {
                     config.org_id().map(str::to_owned),
                 ))
             });
-        let state = AppState {
-            rate_limiter: Arc::new(RateLimiter::new(config.rate_limit)),
+        let access = Arc::new(access);
+        let shutdown = CancellationToken::new();
+        let sessions = TaskTracker::new();
+        let ports = Ports {
             store: store.clone(),
-            access: Arc::new(access),
             backends: Backends {
                 local: config.docker_host().map(|host| {
                     let settings = ContainerSettings::from_config(&config);
                     Arc::new(DockerBackend::new(host, settings)) as Arc<dyn Backend>
                 }),
-                remote: Some(Arc::new(EicBackend::new(
+                remote: Arc::new(EicBackend::new(
                     config.eic(),
                     store.clone(),
                     metrics.clone(),
-                ))),
+                )),
             },
-            registry: Arc::new(crate::plugins::registry::Registry::new(
-                config.plugins_dir.clone(),
+        };
+        let services = Services {
+            workspaces: Arc::new(Workspaces::new(
+                ports.clone(),
+                access.clone(),
+                control_plane,
             )),
+            tokens: Arc::new(Tokens::new(store.clone())),
+            terminal: Arc::new(Terminals::new(
+                ports.clone(),
+                access.clone(),
+                metrics.clone(),
+                config.terminal_bridge(),
+                shutdown.clone(),
+                sessions.clone(),
+            )),
+            exec: Arc::new(Execs::new(ports.clone(), metrics.clone(), shutdown.clone())),
+            files: Arc::new(Files::new(ports.clone())),
+            plugins: Arc::new(Plugins::new(
+                ports.clone(),
+                access.clone(),
+                config.plugin_staging(),
+                config.plugin_allow_unpinned,
+                Arc::new(Registry::new(config.plugins_dir.clone())),
+            )),
+            allowlists: Arc::new(Allowlists::new(store.clone())),
+            health: Arc::new(Health::new(ports)),
+        };
+        let state = AppState {
+            rate_limiter: Arc::new(RateLimiter::new(config.rate_limit)),
+            access,
+            services,
             config: Arc::new(config),
             metrics,
-            control_plane,
             canvas,
             canvas_client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .context("building the canvas client")?,
-            shutdown: CancellationToken::new(),
-            sessions: TaskTracker::new(),
+            shutdown,
+            sessions,
         };
         Ok(App {
             listener,

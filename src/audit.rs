@@ -52,17 +52,41 @@ pub async fn record_or_defer(store: Arc<dyn Store>, row: NewActivity) {
     }
 }
 
-/// Records a registry or token action (`activity_type` `workspace`).
-pub async fn workspace_event(
-    store: &dyn Store,
+/// What an audit row is about: its `activity_type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The registry and its tokens, host keys.
+    Workspace,
+    Terminal,
+    Exec,
+    Files,
+    Plugin,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Workspace => "workspace",
+            Kind::Terminal => "terminal",
+            Kind::Exec => "exec",
+            Kind::Files => "files",
+            Kind::Plugin => "plugin",
+        }
+    }
+}
+
+/// The one constructor of an audit row: `caller` did `summary` (`method`) to `workspace_id`, at
+/// this moment, successfully. The `with_*` methods add the rest.
+pub fn row(
     workspace_id: WorkspaceId,
+    kind: Kind,
     caller: &Caller,
     method: &str,
-    summary: &str,
-) {
-    let row = NewActivity {
+    summary: impl Into<String>,
+) -> NewActivity {
+    NewActivity {
         workspace_id,
-        activity_type: "workspace".into(),
+        activity_type: kind.as_str().into(),
         actor: caller.actor(),
         method: method.into(),
         summary: summary.into(),
@@ -71,6 +95,49 @@ pub async fn workspace_event(
         status: "ok".into(),
         error_detail: None,
         created_at: Utc::now(),
-    };
-    record(store, row).await;
+    }
+}
+
+impl NewActivity {
+    /// What was asked and how it ended, as structured detail: never output, content or secrets.
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.request_body = Some(details);
+        self
+    }
+
+    /// How long it took; the row is dated when it started.
+    pub fn with_duration(mut self, duration: Duration) -> Self {
+        let ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+        self.duration_ms = Some(ms);
+        self.created_at = Utc::now() - chrono::Duration::milliseconds(ms);
+        self
+    }
+
+    /// Dated at `at` rather than now.
+    pub fn started_at(mut self, at: chrono::DateTime<Utc>) -> Self {
+        self.created_at = at;
+        self
+    }
+
+    /// An outcome other than `ok`, with a reason safe to store.
+    pub fn with_outcome(mut self, status: &str, error: Option<String>) -> Self {
+        self.status = status.into();
+        self.error_detail = error;
+        self
+    }
+}
+
+/// Records a registry or token action (`activity_type` `workspace`).
+pub async fn workspace_event(
+    store: &dyn Store,
+    workspace_id: WorkspaceId,
+    caller: &Caller,
+    method: &str,
+    summary: &str,
+) {
+    record(
+        store,
+        row(workspace_id, Kind::Workspace, caller, method, summary),
+    )
+    .await;
 }

@@ -16,7 +16,7 @@ use futures_util::Stream;
 use tokio::io::AsyncWrite;
 
 use crate::files::RelPath;
-use crate::workspace::{Placement, Workspace};
+use crate::workspace::{Placement, Workspace, WorkspaceId};
 
 /// What can go wrong reaching a workspace.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +48,20 @@ pub enum BackendError {
     /// The engine or transport failed; the detail is logged, never shown to clients.
     #[error("backend failure: {0}")]
     Failed(String),
+}
+
+impl BackendError {
+    /// What clients are told of a [`BackendError::Failed`]; the detail goes to the log.
+    pub const FAILED_MESSAGE: &'static str = "workspace backend failed";
+
+    /// The error in words safe to show a client or store in `last_error`: the detail of an
+    /// engine or transport failure is left out.
+    pub fn public_message(&self) -> String {
+        match self {
+            BackendError::Failed(_) => Self::FAILED_MESSAGE.to_owned(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// A terminal size in character cells.
@@ -143,9 +157,8 @@ pub trait Backend: Send + Sync + 'static {
     /// call; a path without containers answers nothing.
     async fn observe(
         &self,
-        _workspaces: &[&Workspace],
-    ) -> Result<std::collections::HashMap<crate::workspace::WorkspaceId, Observed>, BackendError>
-    {
+        _workspaces: &[Target],
+    ) -> Result<std::collections::HashMap<WorkspaceId, Observed>, BackendError> {
         Ok(std::collections::HashMap::new())
     }
     /// What a start-up check found wrong with this path, in a few words for `/readyz`.
@@ -153,27 +166,27 @@ pub trait Backend: Send + Sync + 'static {
         None
     }
     /// Creates and starts the workspace's container (local path).
-    async fn provision(&self, ws: &Workspace) -> Result<(), BackendError>;
+    async fn provision(&self, ws: &Target) -> Result<(), BackendError>;
     /// Stops and removes what `provision` made. Missing parts are not an error.
-    async fn remove(&self, ws: &Workspace) -> Result<(), BackendError>;
+    async fn remove(&self, ws: &Target) -> Result<(), BackendError>;
     /// Restarts the workspace's container or agent.
-    async fn restart(&self, ws: &Workspace) -> Result<(), BackendError>;
+    async fn restart(&self, ws: &Target) -> Result<(), BackendError>;
     /// Opens a login shell under a PTY of `size`.
     async fn open_terminal(
         &self,
-        ws: &Workspace,
+        ws: &Target,
         size: TermSize,
     ) -> Result<TerminalSession, BackendError>;
     /// Starts `spec`; the caller reads its output and enforces the timeout.
     async fn exec(
         &self,
-        ws: &Workspace,
+        ws: &Target,
         spec: &ExecSpec,
     ) -> Result<Box<dyn ExecProcess>, BackendError>;
     /// Entries under `dir` (the root when `None`), `depth` levels deep.
     async fn list_files(
         &self,
-        ws: &Workspace,
+        ws: &Target,
         root: FilesRoot<'_>,
         dir: Option<&RelPath>,
         depth: u8,
@@ -181,7 +194,7 @@ pub trait Backend: Send + Sync + 'static {
     /// A file's bytes; `TooLarge` past `max_bytes`, `NotFound` when missing or a directory.
     async fn read_file(
         &self,
-        ws: &Workspace,
+        ws: &Target,
         root: FilesRoot<'_>,
         path: &RelPath,
         max_bytes: u64,
@@ -189,21 +202,21 @@ pub trait Backend: Send + Sync + 'static {
     /// Writes each file atomically, creating parent directories.
     async fn write_files(
         &self,
-        ws: &Workspace,
+        ws: &Target,
         files: &[(RelPath, Vec<u8>)],
     ) -> Result<(), BackendError>;
     /// Deletes a file or directory tree; `NotFound` when missing.
-    async fn delete_file(&self, ws: &Workspace, path: &RelPath) -> Result<(), BackendError>;
+    async fn delete_file(&self, ws: &Target, path: &RelPath) -> Result<(), BackendError>;
     /// Puts the staged tree at `staged` in place as plugin `name`, owned by the agent user,
     /// replacing any previous version atomically (a failure leaves the old one).
     async fn deliver_plugin(
         &self,
-        ws: &Workspace,
+        ws: &Target,
         name: &str,
         staged: &std::path::Path,
     ) -> Result<(), BackendError>;
     /// Removes plugin `name`; `NotFound` when it is not installed.
-    async fn remove_plugin(&self, ws: &Workspace, name: &str) -> Result<(), BackendError>;
+    async fn remove_plugin(&self, ws: &Target, name: &str) -> Result<(), BackendError>;
 }
 
 /// The directory plugins live in, relative to a workspace's files root.
@@ -212,25 +225,77 @@ pub const PLUGINS_SUBDIR: &str = "plugins";
 /// How long a backend waits for its engine to answer a ping.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The backends configured for each placement.
-#[derive(Clone, Default)]
+/// A workspace as handed to its backend: the record, and where it runs, worked out once by
+/// [`Placement::of`]. Backends read the container name or instance id from here.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub workspace: Workspace,
+    pub placement: Placement,
+}
+
+impl Target {
+    pub fn of(workspace: Workspace) -> Self {
+        let placement = Placement::of(&workspace);
+        Self {
+            workspace,
+            placement,
+        }
+    }
+
+    /// The container of a local workspace.
+    pub fn container(&self) -> Result<&str, BackendError> {
+        match &self.placement {
+            Placement::Local { container } => Ok(container),
+            Placement::Remote { .. } => Err(BackendError::Unsupported("not a local workspace")),
+        }
+    }
+
+    /// The instance of an EC2 workspace.
+    pub fn instance_id(&self) -> Result<&str, BackendError> {
+        match &self.placement {
+            Placement::Remote { instance_id } => Ok(instance_id),
+            Placement::Local { .. } => Err(BackendError::Unsupported("not an EC2 workspace")),
+        }
+    }
+}
+
+impl std::ops::Deref for Target {
+    type Target = Workspace;
+
+    fn deref(&self) -> &Workspace {
+        &self.workspace
+    }
+}
+
+/// The backends of each placement: Docker when the server has an engine, and the EC2 path,
+/// which is always there (its start-up checks say when it cannot work).
+#[derive(Clone)]
 pub struct Backends {
     pub local: Option<Arc<dyn Backend>>,
-    pub remote: Option<Arc<dyn Backend>>,
+    pub remote: Arc<dyn Backend>,
+}
+
+/// A workspace's backend, and the workspace as it is handed to it.
+pub struct Bound {
+    pub backend: Arc<dyn Backend>,
+    pub target: Target,
 }
 
 impl Backends {
-    /// The backend serving a placement, or why there is none.
-    pub fn for_placement(&self, placement: &Placement) -> Result<Arc<dyn Backend>, BackendError> {
-        match placement {
-            Placement::Local { .. } => self
-                .local
-                .clone()
-                .ok_or(BackendError::Unavailable("Docker not available")),
-            Placement::Remote { .. } => self
-                .remote
-                .clone()
-                .ok_or(BackendError::Unavailable("EIC not available")),
-        }
+    /// The one door to a backend: the backend serving `ws`'s placement, with its target.
+    pub fn for_workspace(&self, ws: &Workspace) -> Result<Bound, BackendError> {
+        let target = Target::of(ws.clone());
+        let backend = match target.placement {
+            Placement::Local { .. } => self.local()?,
+            Placement::Remote { .. } => self.remote.clone(),
+        };
+        Ok(Bound { backend, target })
+    }
+
+    /// The local engine, needed before a workspace exists (to provision it).
+    pub fn local(&self) -> Result<Arc<dyn Backend>, BackendError> {
+        self.local
+            .clone()
+            .ok_or(BackendError::Unavailable("Docker not available"))
     }
 }

@@ -1,6 +1,5 @@
 //! The HTTP surface: the router, its middleware, and one module per area of the API.
 
-mod activity;
 mod auth;
 pub mod canvas;
 mod error;
@@ -8,7 +7,6 @@ mod exec;
 mod extract;
 mod files;
 mod health;
-mod host_key;
 mod layers;
 
 pub use layers::CANVAS_CSP;
@@ -86,7 +84,10 @@ pub fn router(state: AppState) -> Router {
                 .delete(workspaces::delete),
         )
         .route("/workspaces/{id}/restart", post(workspaces::restart))
-        .route("/workspaces/{id}/host-key", delete(host_key::unpin))
+        .route(
+            "/workspaces/{id}/host-key",
+            delete(workspaces::unpin_host_key),
+        )
         .route(
             "/workspaces/{id}/tokens",
             post(tokens::create_workspace_token).get(tokens::list_workspace_tokens),
@@ -97,7 +98,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/workspaces/{id}/terminal/ticket", post(terminal::ticket))
         .route("/workspaces/{id}/terminal", get(terminal::terminal))
-        .route("/workspaces/{id}/activity", get(activity::list))
+        .route("/workspaces/{id}/activity", get(workspaces::activity))
         .route("/workspaces/{id}/exec", post(exec::exec))
         .route(
             "/workspaces/{id}/files",
@@ -141,13 +142,7 @@ pub fn router(state: AppState) -> Router {
         .merge(open)
         .merge(api)
         .fallback(canvas::fallback)
-        .method_not_allowed_fallback(|| async {
-            (
-                axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                axum::Json(serde_json::json!({ "error": "method not allowed" })),
-            )
-                .into_response()
-        })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
         // Outside the routes, so unknown paths look the same as known ones to a stranger.
         .layer(from_fn_with_state(state.clone(), layers::tenant_guard));
     if let Some(cors) = layers::cors(&state.config.cors_origins()) {
@@ -155,5 +150,6 @@ pub fn router(state: AppState) -> Router {
     }
     app = app.layer(axum::middleware::from_fn(layers::security_headers));
     app.layer(from_fn_with_state(state.clone(), layers::record_metrics))
+        .layer(layers::request_ids())
         .with_state(state)
 }

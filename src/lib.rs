@@ -5,9 +5,12 @@
 //!
 //! - [`app`] wires state and serves; [`config`] is the typed start-up configuration.
 //! - [`http`] is the only module that knows axum: routes, extractors, middleware, `ApiError`.
-//! - Services: [`access`] (authentication and workspace access), [`audit`], [`observe`] (status
-//!   follows the engine).
-//! - Domain: [`workspace`] (ids, records, `Placement`), [`auth`] (tokens, `Caller`, decisions).
+//!   Its handlers parse, call one service function and map the answer.
+//! - [`services`]: one module per use case (workspaces, tokens, terminal, exec, files, plugins,
+//!   allowlists, health); each writes its own audit rows through [`audit`]. Beside them:
+//!   [`access`] (authentication and workspace access), [`observe`] (status follows the engine).
+//! - Domain: [`workspace`] (ids, records, `Placement`), [`auth`] (tokens, `Caller`, decisions),
+//!   [`exec`] (the run loop), [`files`] (`RelPath`), [`plugins`], [`terminal`] (the bridge).
 //! - Ports: [`store`] (SQLite and PostgreSQL behind one trait), [`backend`] (where workspaces run).
 //! - Support: [`metrics`], [`ratelimit`].
 #![deny(unsafe_code)]
@@ -26,6 +29,7 @@ pub mod metrics;
 pub mod observe;
 pub mod plugins;
 pub mod ratelimit;
+pub mod services;
 pub mod store;
 pub mod terminal;
 pub mod workspace;

@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 
-use crate::backend::{BackendError, Backends, Observed};
+use crate::backend::{BackendError, Backends, Observed, Target};
 use crate::store::Store;
 use crate::workspace::{Placement, Status, Workspace};
 
@@ -33,15 +33,16 @@ pub async fn follow_engine(store: &dyn Store, backends: &Backends, workspaces: &
     let Some(local) = &backends.local else {
         return;
     };
-    let candidates: Vec<&Workspace> = workspaces
+    let candidates: Vec<Target> = workspaces
         .iter()
-        .filter(|ws| matches!(Placement::of(ws), Placement::Local { .. }))
         .filter(|ws| {
             matches!(
                 ws.status,
                 Status::Online | Status::Offline | Status::Degraded
             )
         })
+        .map(|ws| Target::of(ws.clone()))
+        .filter(|t| matches!(t.placement, Placement::Local { .. }))
         .collect();
     if candidates.is_empty() {
         return;

@@ -8,7 +8,8 @@ pub mod stage;
 
 use std::path::Path;
 
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// Owner of delivered plugin trees (the agent user).
@@ -67,19 +68,35 @@ pub fn verify(root: &Path, caller_sha256: Option<&str>) -> Result<(), String> {
     Ok(())
 }
 
-/// The top-level scalar fields of a `plugin.yaml` (`version`, `description`, `author`), enough to
-/// list installed plugins; anything more complex is left out.
-pub fn summary(yaml: &str) -> Map<String, Value> {
-    let mut out = Map::new();
+/// The top-level scalar fields of a `plugin.yaml` that listings show; anything more complex is
+/// left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PluginSummary {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+}
+
+/// Reads the [`PluginSummary`] of a `plugin.yaml`.
+pub fn summary(yaml: &str) -> PluginSummary {
+    let mut out = PluginSummary::default();
     for line in yaml.lines() {
         if line.starts_with([' ', '\t', '#', '-']) {
             continue;
         }
         if let Some((key, value)) = line.split_once(':') {
-            let key = key.trim();
             let value = value.trim().trim_matches(['"', '\'']);
-            if ["version", "description", "author"].contains(&key) && !value.is_empty() {
-                out.insert(key.to_owned(), Value::String(value.to_owned()));
+            let field = match key.trim() {
+                "version" => &mut out.version,
+                "description" => &mut out.description,
+                "author" => &mut out.author,
+                _ => continue,
+            };
+            if !value.is_empty() {
+                *field = Some(value.to_owned());
             }
         }
     }
@@ -114,8 +131,8 @@ mod tests {
         let yaml =
             "version: 1.2.0\ndescription: \"Does things\"\nauthor: me\ntags:\n  - a\nskills: []\n";
         let s = summary(yaml);
-        assert_eq!(s["version"], "1.2.0");
-        assert_eq!(s["description"], "Does things");
-        assert_eq!(s.len(), 3);
+        assert_eq!(s.version.as_deref(), Some("1.2.0"));
+        assert_eq!(s.description.as_deref(), Some("Does things"));
+        assert_eq!(s.author.as_deref(), Some("me"));
     }
 }

@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use uuid::Uuid;
 
 pub use self::postgres::PostgresStore;
@@ -79,21 +78,20 @@ impl From<&Workspace> for WorkspaceFields {
     }
 }
 
-/// A workspace token as stored (the hash is never read back out).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// A workspace token as stored (the hash is never read back out). Clients see it only through
+/// `services::views`.
+#[derive(Clone, Debug, PartialEq)]
 pub struct WorkspaceToken {
     pub id: Uuid,
-    #[serde(skip)]
     pub workspace_id: WorkspaceId,
     pub prefix: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
-    #[serde(skip)]
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// An org API token as stored.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OrgToken {
     pub id: Uuid,
     pub prefix: String,
@@ -102,7 +100,6 @@ pub struct OrgToken {
     pub org_id: Option<WorkspaceId>,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
-    #[serde(skip)]
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -122,7 +119,7 @@ pub struct NewActivity {
 }
 
 /// A stored audit row.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Activity {
     pub id: i64,
     pub workspace_id: WorkspaceId,
@@ -138,7 +135,7 @@ pub struct Activity {
 }
 
 /// One plugin enabled for an org.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AllowlistEntry {
     pub org_id: WorkspaceId,
     pub plugin_name: String,

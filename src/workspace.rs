@@ -108,8 +108,8 @@ pub const DEFAULT_RUNTIME: &str = "langgraph";
 /// The default tier of a new workspace.
 pub const DEFAULT_TIER: i32 = 3;
 
-/// A workspace as persisted and as returned by the API (the pinned host key is not shown).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// A workspace as persisted. Clients see it only through `services::views::WorkspaceView`.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Workspace {
     pub id: WorkspaceId,
     pub name: String,
@@ -123,7 +123,6 @@ pub struct Workspace {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The instance's SSH host key, recorded on first connection (EIC path).
-    #[serde(skip)]
     pub host_key: Option<String>,
 }
 

@@ -6,16 +6,17 @@ mod support;
 
 use chrono::Utc;
 use std::sync::Arc;
-use workspace_server::backend::Backend;
+use workspace_server::backend::{Backend, Target};
 
 use workspace_server::backend::docker::{ContainerSettings, DockerBackend};
 use workspace_server::backend::eic::{EicBackend, EicConfig};
 use workspace_server::metrics::Metrics;
 use workspace_server::workspace::{Status, Workspace, WorkspaceId};
 
-fn workspace(instance_id: Option<String>, runtime: &str) -> Workspace {
+/// A workspace as its backend receives it.
+fn workspace(instance_id: Option<String>, runtime: &str) -> Target {
     let now = Utc::now();
-    Workspace {
+    Target::of(Workspace {
         id: WorkspaceId::new(),
         name: "contract".into(),
         runtime: runtime.into(),
@@ -28,7 +29,7 @@ fn workspace(instance_id: Option<String>, runtime: &str) -> Workspace {
         created_at: now,
         updated_at: now,
         host_key: None,
-    }
+    })
 }
 
 #[tokio::test]

@@ -24,12 +24,12 @@ use tracing::instrument;
 use self::settings::CONFIGS_MOUNT;
 pub use self::settings::{ContainerSettings, container_body};
 use super::{
-    Backend, BackendError, ExecProcess, ExecSpec, FileEntry, FilesRoot, PING_TIMEOUT, TermSize,
-    TerminalSession, fs,
+    Backend, BackendError, ExecProcess, ExecSpec, FileEntry, FilesRoot, PING_TIMEOUT, Target,
+    TermSize, TerminalSession, fs,
 };
 use crate::backend::Observed;
 use crate::files::RelPath;
-use crate::workspace::{Workspace, container_name};
+use crate::workspace::Workspace;
 
 /// Label set on every container and volume this server creates.
 pub const MANAGED_LABEL: &str = "workspace-server.managed";
@@ -39,8 +39,8 @@ pub const WORKSPACE_LABEL: &str = "workspace-server.workspace-id";
 const STOP_GRACE_SECS: i32 = 10;
 
 /// The name of a workspace's `/configs` volume.
-pub fn configs_volume(ws: &Workspace) -> String {
-    format!("{}-configs", container_name(ws.id))
+pub fn configs_volume(container: &str) -> String {
+    format!("{container}-configs")
 }
 
 /// The Docker backend. Connects lazily, so a server can start before its engine.
@@ -60,10 +60,10 @@ impl DockerBackend {
     }
 
     /// Where the file scripts of a workspace run.
-    async fn shell(&self, ws: &Workspace) -> Result<files::ContainerShell<'_>, BackendError> {
+    async fn shell(&self, ws: &Target) -> Result<files::ContainerShell<'_>, BackendError> {
         Ok(files::ContainerShell {
             docker: self.docker().await?,
-            container: container_name(ws.id),
+            container: ws.container()?.to_owned(),
         })
     }
 
@@ -131,7 +131,7 @@ impl Backend for DockerBackend {
 
     async fn observe(
         &self,
-        workspaces: &[&Workspace],
+        workspaces: &[Target],
     ) -> Result<HashMap<crate::workspace::WorkspaceId, Observed>, BackendError> {
         let docker = self.docker().await?;
         let options = ListContainersOptions {
@@ -180,23 +180,24 @@ impl Backend for DockerBackend {
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]
-    async fn provision(&self, ws: &Workspace) -> Result<(), BackendError> {
+    async fn provision(&self, ws: &Target) -> Result<(), BackendError> {
         let docker = self.docker().await?;
-        let name = container_name(ws.id);
+        let name = ws.container()?;
+        let volume = configs_volume(name);
         docker
             .create_volume(VolumeCreateRequest {
-                name: Some(configs_volume(ws)),
+                name: Some(volume.clone()),
                 labels: Some(labels(ws)),
                 ..Default::default()
             })
             .await
             .map_err(engine_refused)?;
-        let body = container_body(ws, &self.settings, &configs_volume(ws), labels(ws));
+        let body = container_body(ws, name, &self.settings, &volume, labels(ws));
         if let Some(image) = body.image.as_deref() {
             images::ensure(docker, image).await?;
         }
         let options = CreateContainerOptions {
-            name: Some(name.clone()),
+            name: Some(name.to_owned()),
             ..Default::default()
         };
         docker
@@ -204,14 +205,14 @@ impl Backend for DockerBackend {
             .await
             .map_err(engine_refused)?;
         docker
-            .start_container(&name, None::<StartContainerOptions>)
+            .start_container(name, None::<StartContainerOptions>)
             .await
             .map_err(engine_refused)?;
         Ok(())
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]
-    async fn remove(&self, ws: &Workspace) -> Result<(), BackendError> {
+    async fn remove(&self, ws: &Target) -> Result<(), BackendError> {
         let docker = self.docker().await?;
         let options = RemoveContainerOptions {
             force: true,
@@ -219,7 +220,7 @@ impl Backend for DockerBackend {
             ..Default::default()
         };
         match docker
-            .remove_container(&container_name(ws.id), Some(options))
+            .remove_container(ws.container()?, Some(options))
             .await
         {
             Err(e) if !is_not_found(&e) => return Err(container_error(e)),
@@ -227,7 +228,7 @@ impl Backend for DockerBackend {
         }
         match docker
             .remove_volume(
-                &configs_volume(ws),
+                &configs_volume(ws.container()?),
                 Some(RemoveVolumeOptions { force: true }),
             )
             .await
@@ -240,7 +241,7 @@ impl Backend for DockerBackend {
     /// Restarts the container; one that is gone (removed behind the server's back, or never
     /// made because provisioning failed) is created again.
     #[instrument(skip_all, fields(workspace = %ws.id))]
-    async fn restart(&self, ws: &Workspace) -> Result<(), BackendError> {
+    async fn restart(&self, ws: &Target) -> Result<(), BackendError> {
         let options = RestartContainerOptions {
             t: Some(STOP_GRACE_SECS),
             ..Default::default()
@@ -248,7 +249,7 @@ impl Backend for DockerBackend {
         match self
             .docker()
             .await?
-            .restart_container(&container_name(ws.id), Some(options))
+            .restart_container(ws.container()?, Some(options))
             .await
         {
             Ok(()) => Ok(()),
@@ -260,26 +261,26 @@ impl Backend for DockerBackend {
     #[instrument(skip_all, fields(workspace = %ws.id))]
     async fn open_terminal(
         &self,
-        ws: &Workspace,
+        ws: &Target,
         size: TermSize,
     ) -> Result<TerminalSession, BackendError> {
-        exec::open_terminal(self.docker().await?, &container_name(ws.id), size).await
+        exec::open_terminal(self.docker().await?, ws.container()?, size).await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]
     async fn exec(
         &self,
-        ws: &Workspace,
+        ws: &Target,
         spec: &ExecSpec,
     ) -> Result<Box<dyn ExecProcess>, BackendError> {
-        let process = exec::start(self.docker().await?, &container_name(ws.id), spec).await?;
+        let process = exec::start(self.docker().await?, ws.container()?, spec).await?;
         Ok(Box::new(process))
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]
     async fn list_files(
         &self,
-        ws: &Workspace,
+        ws: &Target,
         root: FilesRoot<'_>,
         dir: Option<&RelPath>,
         depth: u8,
@@ -291,7 +292,7 @@ impl Backend for DockerBackend {
     #[instrument(skip_all, fields(workspace = %ws.id))]
     async fn read_file(
         &self,
-        ws: &Workspace,
+        ws: &Target,
         root: FilesRoot<'_>,
         path: &RelPath,
         max_bytes: u64,
@@ -303,21 +304,21 @@ impl Backend for DockerBackend {
     #[instrument(skip_all, fields(workspace = %ws.id))]
     async fn write_files(
         &self,
-        ws: &Workspace,
+        ws: &Target,
         batch: &[(RelPath, Vec<u8>)],
     ) -> Result<(), BackendError> {
         fs::write(&self.shell(ws).await?, CONFIGS_MOUNT, batch).await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]
-    async fn delete_file(&self, ws: &Workspace, path: &RelPath) -> Result<(), BackendError> {
+    async fn delete_file(&self, ws: &Target, path: &RelPath) -> Result<(), BackendError> {
         fs::delete(&self.shell(ws).await?, CONFIGS_MOUNT, path).await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id, plugin = name))]
     async fn deliver_plugin(
         &self,
-        ws: &Workspace,
+        ws: &Target,
         name: &str,
         staged: &std::path::Path,
     ) -> Result<(), BackendError> {
@@ -325,7 +326,7 @@ impl Backend for DockerBackend {
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id, plugin = name))]
-    async fn remove_plugin(&self, ws: &Workspace, name: &str) -> Result<(), BackendError> {
+    async fn remove_plugin(&self, ws: &Target, name: &str) -> Result<(), BackendError> {
         fs::remove_plugin(&self.shell(ws).await?, CONFIGS_MOUNT, name).await
     }
 }
@@ -377,9 +378,10 @@ mod tests {
         let mut ws = Workspace::sample(None);
         ws.id = crate::workspace::WorkspaceId::new();
         ws.tier = 2; // its own PID namespace, as the fallback would see it
+        let ws = Target::of(ws);
         backend.provision(&ws).await.unwrap();
         let docker = backend.docker().await.unwrap().clone();
-        let name = container_name(ws.id);
+        let name = ws.container().unwrap().to_owned();
         let spec = ExecSpec {
             argv: ["sh", "-c", "sleep 3579 & sleep 3580"]
                 .map(String::from)

@@ -20,13 +20,12 @@ pub use self::cli::{MIN_AWS_CLI, parse_aws_version};
 use self::conn::Conn;
 use self::pool::{Leased, Pool};
 use super::{
-    Backend, BackendError, ExecProcess, ExecSpec, FileEntry, FilesRoot, TermSize, TerminalSession,
-    fs,
+    Backend, BackendError, ExecProcess, ExecSpec, FileEntry, FilesRoot, Target, TermSize,
+    TerminalSession, fs,
 };
 use crate::files::RelPath;
 use crate::metrics::{EicEvent, Metrics};
 use crate::store::Store;
-use crate::workspace::Workspace;
 
 /// Where users are sent for EIC set-up and error explanations.
 pub const DOCS: &str = "docs/infra/workspace-terminal.md";
@@ -161,7 +160,7 @@ impl EicBackend {
     }
 
     /// The workspace's instance, when this server can reach instances at all.
-    fn instance_of<'w>(&self, ws: &'w Workspace) -> Result<&'w str, BackendError> {
+    fn instance_of<'w>(&self, ws: &'w Target) -> Result<&'w str, BackendError> {
         if let Some(name) = self.missing {
             return Err(EicError::Missing(name).into());
         }
@@ -171,13 +170,11 @@ impl EicBackend {
                  `ec2-instance-connect open-tunnel` needs 2.12.0 or later; see {DOCS}"
             )));
         }
-        ws.instance_id
-            .as_deref()
-            .ok_or(BackendError::Unsupported("not an EC2 workspace"))
+        ws.instance_id()
     }
 
     /// A pooled connection to the workspace's instance, pinning its host key on first contact.
-    async fn lease(&self, ws: &Workspace) -> Result<pool::Lease, BackendError> {
+    async fn lease(&self, ws: &Target) -> Result<pool::Lease, BackendError> {
         let instance = self.instance_of(ws)?;
         let Leased {
             lease,
@@ -192,7 +189,7 @@ impl EicBackend {
 
     /// Stores a host key recorded by a first connection: pinned from now on. A failure to store
     /// it only delays the pinning.
-    async fn pin(&self, ws: &Workspace, recorded: Option<String>) {
+    async fn pin(&self, ws: &Target, recorded: Option<String>) {
         if let Some(key) = recorded
             && let Err(e) = self.store.set_host_key(ws.id, &key).await
         {
@@ -210,7 +207,7 @@ pub fn runtime_base(runtime: &str) -> &'static str {
     }
 }
 
-fn remote_root(ws: &Workspace, root: FilesRoot<'_>) -> Result<&'static str, BackendError> {
+fn remote_root(ws: &Target, root: FilesRoot<'_>) -> Result<&'static str, BackendError> {
     let base = runtime_base(&ws.runtime);
     match root.0 {
         None => Ok(base),
@@ -242,21 +239,21 @@ impl Backend for EicBackend {
         }
     }
 
-    async fn provision(&self, _ws: &Workspace) -> Result<(), BackendError> {
+    async fn provision(&self, _ws: &Target) -> Result<(), BackendError> {
         Err(BackendError::Unsupported(
             "EC2 workspaces are provisioned by the control plane",
         ))
     }
 
-    async fn remove(&self, ws: &Workspace) -> Result<(), BackendError> {
-        if let Some(instance) = &ws.instance_id {
+    async fn remove(&self, ws: &Target) -> Result<(), BackendError> {
+        if let Ok(instance) = ws.instance_id() {
             self.pool.poison(instance).await;
         }
         Ok(())
     }
 
     /// Runs `WORKSPACE_EC2_RESTART_COMMAND` on the instance; without one, restart is not offered.
-    async fn restart(&self, ws: &Workspace) -> Result<(), BackendError> {
+    async fn restart(&self, ws: &Target) -> Result<(), BackendError> {
         self.ping().await?;
         let Some(command) = self.cfg.restart_command.clone() else {
             return Err(BackendError::Unsupported(
@@ -270,7 +267,7 @@ impl Backend for EicBackend {
     #[instrument(skip_all, fields(workspace = %ws.id))]
     async fn open_terminal(
         &self,
-        ws: &Workspace,
+        ws: &Target,
         size: TermSize,
     ) -> Result<TerminalSession, BackendError> {
         // The terminal has a connection of its own (not the pool's), so that closing the
@@ -293,7 +290,7 @@ impl Backend for EicBackend {
     #[instrument(skip_all, fields(workspace = %ws.id))]
     async fn exec(
         &self,
-        ws: &Workspace,
+        ws: &Target,
         spec: &ExecSpec,
     ) -> Result<Box<dyn ExecProcess>, BackendError> {
         let lease = self.lease(ws).await?;
@@ -303,7 +300,7 @@ impl Backend for EicBackend {
     #[instrument(skip_all, fields(workspace = %ws.id))]
     async fn list_files(
         &self,
-        ws: &Workspace,
+        ws: &Target,
         root: FilesRoot<'_>,
         dir: Option<&RelPath>,
         depth: u8,
@@ -316,7 +313,7 @@ impl Backend for EicBackend {
     #[instrument(skip_all, fields(workspace = %ws.id))]
     async fn read_file(
         &self,
-        ws: &Workspace,
+        ws: &Target,
         root: FilesRoot<'_>,
         path: &RelPath,
         max_bytes: u64,
@@ -329,7 +326,7 @@ impl Backend for EicBackend {
     #[instrument(skip_all, fields(workspace = %ws.id))]
     async fn write_files(
         &self,
-        ws: &Workspace,
+        ws: &Target,
         files: &[(RelPath, Vec<u8>)],
     ) -> Result<(), BackendError> {
         let base = runtime_base(&ws.runtime);
@@ -338,7 +335,7 @@ impl Backend for EicBackend {
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]
-    async fn delete_file(&self, ws: &Workspace, path: &RelPath) -> Result<(), BackendError> {
+    async fn delete_file(&self, ws: &Target, path: &RelPath) -> Result<(), BackendError> {
         let base = runtime_base(&ws.runtime);
         let lease = self.lease(ws).await?;
         fs::delete(&ops::LeaseShell(&lease), base, path).await
@@ -347,7 +344,7 @@ impl Backend for EicBackend {
     #[instrument(skip_all, fields(workspace = %ws.id, plugin = name))]
     async fn deliver_plugin(
         &self,
-        ws: &Workspace,
+        ws: &Target,
         name: &str,
         staged: &Path,
     ) -> Result<(), BackendError> {
@@ -357,7 +354,7 @@ impl Backend for EicBackend {
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id, plugin = name))]
-    async fn remove_plugin(&self, ws: &Workspace, name: &str) -> Result<(), BackendError> {
+    async fn remove_plugin(&self, ws: &Target, name: &str) -> Result<(), BackendError> {
         let base = runtime_base(&ws.runtime);
         let lease = self.lease(ws).await?;
         fs::remove_plugin(&ops::LeaseShell(&lease), base, name).await

@@ -11,21 +11,6 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::workspace::Workspace;
 
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::Missing => ApiError::Unauthorized("missing workspace auth token"),
-            AuthError::Invalid => ApiError::Unauthorized("invalid auth token"),
-            AuthError::WrongWorkspace => {
-                ApiError::Unauthorized("auth token does not grant access to this workspace")
-            }
-            AuthError::AdminRequired => ApiError::Unauthorized("admin auth required"),
-            AuthError::NotFound => ApiError::workspace_not_found(),
-            AuthError::Store(e) => e.into(),
-        }
-    }
-}
-
 /// The caller from the `Authorization` header, if any. No other header is ever consulted.
 /// Two `Authorization` headers are refused (400), rather than letting one of them win.
 pub async fn header_caller(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
@@ -35,14 +20,6 @@ pub async fn header_caller(parts: &Parts, state: &AppState) -> Result<Option<Cal
         return Err(ApiError::bad_request("more than one Authorization header"));
     }
     Ok(state.access.caller(value).await?)
-}
-
-/// Refuses to work on a removed workspace (409); a removed one can still be read and deleted.
-pub fn live(ws: &Workspace) -> Result<(), ApiError> {
-    if ws.status == crate::workspace::Status::Removed {
-        return Err(ApiError::Conflict("workspace has been removed".into()));
-    }
-    Ok(())
 }
 
 /// A caller admitted to the admin group (admin token or org token).
@@ -104,27 +81,5 @@ impl FromRequestParts<AppState> for AdminWorkspace {
         let WorkspaceCaller { caller, workspace } =
             WorkspaceCaller::admit(parts, state, caller).await?;
         Ok(Self { caller, workspace })
-    }
-}
-
-impl From<crate::backend::BackendError> for ApiError {
-    fn from(e: crate::backend::BackendError) -> Self {
-        use crate::backend::BackendError;
-        match e {
-            BackendError::Unavailable(what) => ApiError::Unavailable(what.to_owned()),
-            BackendError::NotRunning => ApiError::Conflict("workspace not running".into()),
-            BackendError::NotFound => ApiError::not_found("file not found"),
-            BackendError::TooLarge(size) => {
-                ApiError::PayloadTooLarge(format!("file is {size} bytes, over the limit"))
-            }
-            BackendError::Invalid(msg) => ApiError::BadRequest(msg),
-            BackendError::Unconfigured(msg) => ApiError::Unavailable(msg),
-            BackendError::Gateway(msg) => ApiError::BadGateway(msg),
-            BackendError::Unsupported(what) => ApiError::Unprocessable(what.to_owned()),
-            BackendError::Failed(detail) => {
-                tracing::warn!(%detail, "backend failure");
-                ApiError::BadGateway("workspace backend failed".into())
-            }
-        }
     }
 }

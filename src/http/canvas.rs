@@ -2,14 +2,14 @@
 //! matches no API route is passed to the canvas (WebSocket upgrades included) without its
 //! `Authorization` and `Cookie` headers; without it, the JSON 404.
 
+mod socket;
+
 use axum::body::Body;
-use axum::extract::ws::{Message as AxMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt, TryStreamExt};
-use tokio_tungstenite::tungstenite::Message as TMessage;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use futures_util::TryStreamExt;
 
 use super::error::ApiError;
 use crate::app::AppState;
@@ -55,7 +55,7 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
         let (mut parts, _) = req.into_parts();
         let headers = parts.headers.clone();
         return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
-            Ok(upgrade) => websocket(upgrade, &base.ws, &path, &headers).await,
+            Ok(upgrade) => socket::websocket(upgrade, &base.ws, &path, &headers).await,
             Err(e) => e.into_response(),
         };
     }
@@ -85,7 +85,7 @@ impl CanvasBase {
     }
 }
 
-fn unavailable() -> Response {
+pub(super) fn unavailable() -> Response {
     ApiError::BadGateway("the canvas is not reachable".into()).into_response()
 }
 
@@ -115,73 +115,4 @@ async fn http(state: &AppState, base: &str, path: &str, req: Request) -> Respons
     *response.headers_mut() = headers;
     response.extensions_mut().insert(Proxied);
     response
-}
-
-async fn websocket(
-    upgrade: WebSocketUpgrade,
-    base: &str,
-    path: &str,
-    headers: &HeaderMap,
-) -> Response {
-    let Ok(mut request) = format!("{base}{path}").into_client_request() else {
-        return unavailable();
-    };
-    if let Some(protocols) = headers.get(header::SEC_WEBSOCKET_PROTOCOL) {
-        request
-            .headers_mut()
-            .insert(header::SEC_WEBSOCKET_PROTOCOL, protocols.clone());
-    }
-    let upstream = match tokio_tungstenite::connect_async(request).await {
-        Ok((socket, _)) => socket,
-        Err(e) => {
-            tracing::warn!(error = %e, "canvas WebSocket failed");
-            return unavailable();
-        }
-    };
-    let mut response = upgrade.on_upgrade(move |client| pump(client, upstream));
-    response.extensions_mut().insert(Proxied);
-    response
-}
-
-/// Copies frames both ways until either side closes.
-async fn pump(
-    client: WebSocket,
-    upstream: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) {
-    let (mut client_tx, mut client_rx) = client.split();
-    let (mut up_tx, mut up_rx) = upstream.split();
-    let to_canvas = async {
-        while let Some(Ok(msg)) = client_rx.next().await {
-            let msg = match msg {
-                AxMessage::Text(t) => TMessage::Text(t.as_str().into()),
-                AxMessage::Binary(b) => TMessage::Binary(b),
-                AxMessage::Ping(b) => TMessage::Ping(b),
-                AxMessage::Pong(b) => TMessage::Pong(b),
-                AxMessage::Close(_) => break,
-            };
-            if up_tx.send(msg).await.is_err() {
-                break;
-            }
-        }
-        let _ = up_tx.close().await;
-    };
-    let to_client = async {
-        while let Some(Ok(msg)) = up_rx.next().await {
-            let msg = match msg {
-                TMessage::Text(t) => AxMessage::Text(t.as_str().into()),
-                TMessage::Binary(b) => AxMessage::Binary(b),
-                TMessage::Ping(b) => AxMessage::Ping(b),
-                TMessage::Pong(b) => AxMessage::Pong(b),
-                TMessage::Close(_) => break,
-                TMessage::Frame(_) => continue,
-            };
-            if client_tx.send(msg).await.is_err() {
-                break;
-            }
-        }
-        let _ = client_tx.close().await;
-    };
-    tokio::select! { () = to_canvas => {}, () = to_client => {} }
 }

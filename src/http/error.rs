@@ -1,10 +1,12 @@
 //! The one API error type: every failure becomes `{"error": …}` with the right status.
 
+mod from;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 
-use crate::store::StoreError;
+use crate::plugins::source::SCHEMES;
 
 /// An error answered to a client. 5xx bodies are fixed strings; their causes are only logged.
 #[derive(Debug, thiserror::Error)]
@@ -20,12 +22,17 @@ pub enum ApiError {
     /// A 404 with no body at all (the tenant guard: nothing is revealed).
     #[error("not found")]
     BareNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
     Unprocessable(String),
+    /// A 400 for a plugin source of an unknown scheme; the body lists the known ones.
+    #[error("{0}")]
+    UnknownScheme(String),
     /// 429 for a quota (not a rate): no `Retry-After`.
     #[error("{0}")]
     Limit(String),
@@ -56,10 +63,11 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::UnknownScheme(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::BareNotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -72,17 +80,12 @@ impl ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        if let StoreError::Cycle = e {
-            return ApiError::BadRequest(e.to_string());
-        }
-        if e.is_unavailable() {
-            tracing::warn!(error = %e, "database unavailable");
-            return ApiError::Unavailable("database unavailable".into());
-        }
-        ApiError::Internal(e.into())
-    }
+/// The body of every error answer.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    available_schemes: Option<&'static [&'static str]>,
 }
 
 impl IntoResponse for ApiError {
@@ -96,8 +99,11 @@ impl IntoResponse for ApiError {
             _ if status.is_server_error() => tracing::warn!(error = %self, "request failed"),
             _ => {}
         }
-        let mut response =
-            (status, axum::Json(json!({ "error": self.to_string() }))).into_response();
+        let body = ErrorBody {
+            error: &self.to_string(),
+            available_schemes: matches!(self, ApiError::UnknownScheme(_)).then_some(SCHEMES),
+        };
+        let mut response = (status, axum::Json(body)).into_response();
         if let ApiError::TooManyRequests { retry_after_secs } = self {
             response
                 .headers_mut()

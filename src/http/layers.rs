@@ -1,16 +1,67 @@
-//! Cross-cutting middleware: tenant guard, rate limiting, metrics, security headers, CORS.
+//! Cross-cutting middleware: request ids and spans, tenant guard, rate limiting, metrics,
+//! security headers, CORS.
+
+mod headers;
+
+pub use self::headers::{CANVAS_CSP, cors, security_headers};
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower::ServiceBuilder;
+use tower::layer::util::{Identity, Stack};
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::{
+    DefaultOnBodyChunk, DefaultOnEos, DefaultOnRequest, DefaultOnResponse, TraceLayer,
+};
+use tracing::Level;
 
 use super::error::ApiError;
 use crate::app::AppState;
+
+/// The span of a request: its id, method and path (never the query, which may hold a ticket).
+fn request_span(req: &Request) -> tracing::Span {
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("request", request_id = %id, method = %req.method(), path = req.uri().path())
+}
+
+type Traced = TraceLayer<
+    SharedClassifier<ServerErrorsAsFailures>,
+    fn(&Request) -> tracing::Span,
+    DefaultOnRequest,
+    DefaultOnResponse,
+    DefaultOnBodyChunk,
+    DefaultOnEos,
+    (),
+>;
+type RequestLayers = Stack<
+    PropagateRequestIdLayer,
+    Stack<Traced, Stack<SetRequestIdLayer<MakeRequestUuid>, Identity>>,
+>;
+
+/// Gives every request an `x-request-id` (a client's own is kept), a span carrying it for all
+/// that the request logs, and the id on the response. Failures are logged by `ApiError`, once.
+pub fn request_ids() -> ServiceBuilder<RequestLayers> {
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(request_span as fn(&Request) -> tracing::Span)
+        .on_response(DefaultOnResponse::new().level(Level::DEBUG))
+        .on_failure(());
+    ServiceBuilder::new()
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(trace)
+        .layer(PropagateRequestIdLayer::x_request_id())
+}
 
 /// The tenant header checked against `MOLECULE_ORG_ID`.
 pub const ORG_HEADER: &str = "x-molecule-org-id";
@@ -54,76 +105,4 @@ pub async fn record_metrics(State(state): State<AppState>, req: Request, next: N
         .metrics
         .http_request(&route, method.as_str(), response.status().as_u16());
     response
-}
-
-/// Headers every API response carries unless a handler set them.
-const API_HEADERS: [(HeaderName, &str); 5] = [
-    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-    (header::X_FRAME_OPTIONS, "DENY"),
-    (header::REFERRER_POLICY, "no-referrer"),
-    (header::CACHE_CONTROL, "no-store"),
-    (
-        header::CONTENT_SECURITY_POLICY,
-        "default-src 'none'; frame-ancestors 'none'",
-    ),
-];
-
-/// The CSP a proxied canvas page gets when its upstream sends none: the Go server's.
-pub const CANVAS_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; \
-    style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; \
-    connect-src 'self' ws: wss:";
-
-/// The API's security headers on the API's own responses only. A response proxied from the
-/// canvas (marked [`super::canvas::Proxied`]) keeps its upstream's headers, with `CANVAS_CSP`
-/// when the upstream sent no CSP.
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let mut response = next.run(req).await;
-    let proxied = response
-        .extensions()
-        .get::<super::canvas::Proxied>()
-        .is_some();
-    let headers = response.headers_mut();
-    if proxied {
-        if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
-            headers.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(CANVAS_CSP),
-            );
-        }
-        return response;
-    }
-    for (name, value) in API_HEADERS {
-        if !headers.contains_key(&name) {
-            headers.insert(name, HeaderValue::from_static(value));
-        }
-    }
-    response
-}
-
-/// CORS for the configured origins only; with none configured, no CORS headers are sent.
-pub fn cors(origins: &[String]) -> Option<CorsLayer> {
-    let origins: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
-    if origins.is_empty() {
-        return None;
-    }
-    Some(
-        CorsLayer::new()
-            .allow_origin(AllowOrigin::list(origins))
-            .allow_methods([
-                Method::GET,
-                Method::POST,
-                Method::PUT,
-                Method::PATCH,
-                Method::DELETE,
-            ])
-            .allow_headers([
-                header::AUTHORIZATION,
-                header::CONTENT_TYPE,
-                HeaderName::from_static(ORG_HEADER),
-            ])
-            .max_age(Duration::from_secs(600)),
-    )
 }

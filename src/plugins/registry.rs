@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
+use super::PluginSummary;
 use super::source::valid_name;
 
 /// Most of a `plugin.yaml` the listing reads, in bytes; a larger one is listed with an error.
@@ -18,10 +19,22 @@ pub const MAX_YAML_BYTES: u64 = 64 * 1024;
 /// entry and of each `plugin.yaml`. When none of them changed, neither did the listing.
 type Signature = Vec<(String, Option<SystemTime>, u64)>;
 
+/// One plugin the registry offers: a directory with a `plugin.yaml` or a `.tar.gz`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Offered {
+    pub name: String,
+    pub source: String,
+    #[serde(flatten)]
+    pub summary: PluginSummary,
+    /// Why its `plugin.yaml` could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+}
+
 /// The registry directory and its cached listing.
 pub struct Registry {
     dir: PathBuf,
-    cached: Mutex<Option<(Signature, Arc<Vec<Value>>)>>,
+    cached: Mutex<Option<(Signature, Arc<Vec<Offered>>)>>,
 }
 
 impl Registry {
@@ -33,7 +46,7 @@ impl Registry {
     }
 
     /// The listing, sorted by name; read again only when the directory changed. Blocking.
-    pub fn list(&self) -> Arc<Vec<Value>> {
+    pub fn list(&self) -> Arc<Vec<Offered>> {
         let signature = signature(&self.dir);
         if let Some((seen, listing)) = &*self.cached.lock().unwrap()
             && *seen == signature
@@ -69,7 +82,7 @@ fn signature(dir: &Path) -> Signature {
     out
 }
 
-fn read_listing(dir: &Path) -> Vec<Value> {
+fn read_listing(dir: &Path) -> Vec<Offered> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return out;
@@ -77,26 +90,28 @@ fn read_listing(dir: &Path) -> Vec<Value> {
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
-        let (name, fields) = if path.is_dir() {
-            let fields = match read_capped(&path.join("plugin.yaml")) {
-                Ok(yaml) => Value::Object(super::summary(&yaml)),
-                Err(error) => json!({ "error": error }),
-            };
-            (file, fields)
+        let (name, read) = if path.is_dir() {
+            let read = read_capped(&path.join("plugin.yaml")).map(|yaml| super::summary(&yaml));
+            (file, read)
         } else if let Some(name) = file.strip_suffix(".tar.gz") {
-            (name.to_owned(), json!({}))
+            (name.to_owned(), Ok(PluginSummary::default()))
         } else {
             continue;
         };
         if valid_name(&name) {
-            let mut item = json!({ "name": name, "source": format!("local://{name}") });
-            if let (Some(item), Value::Object(fields)) = (item.as_object_mut(), fields) {
-                item.extend(fields);
-            }
-            out.push(item);
+            let (summary, error) = match read {
+                Ok(summary) => (summary, None),
+                Err(error) => (PluginSummary::default(), Some(error)),
+            };
+            out.push(Offered {
+                source: format!("local://{name}"),
+                name,
+                summary,
+                error,
+            });
         }
     }
-    out.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     out
 }
 
@@ -127,11 +142,11 @@ mod tests {
         std::fs::write(dir.path().join("small/plugin.yaml"), "version: 2\n").unwrap();
         let listing = Registry::new(dir.path().into()).list();
         assert_eq!(
-            *listing,
-            [
-                json!({"name": "big", "source": "local://big", "error": "plugin.yaml is larger than 64 KiB"}),
-                json!({"name": "small", "source": "local://small", "version": "2"}),
-            ]
+            serde_json::to_value(&*listing).unwrap(),
+            serde_json::json!([
+                {"name": "big", "source": "local://big", "error": "plugin.yaml is larger than 64 KiB"},
+                {"name": "small", "source": "local://small", "version": "2"},
+            ])
         );
     }
 
@@ -147,7 +162,7 @@ mod tests {
             "read again unchanged"
         );
         std::fs::write(dir.path().join("a/plugin.yaml"), "version: 10\n").unwrap();
-        assert_eq!(registry.list()[0]["version"], "10");
+        assert_eq!(registry.list()[0].summary.version.as_deref(), Some("10"));
         std::fs::create_dir(dir.path().join("b")).unwrap();
         assert_eq!(registry.list().len(), 2);
     }

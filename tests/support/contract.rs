@@ -5,12 +5,13 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
-use workspace_server::backend::{Backend, BackendError, ExecSpec, FilesRoot, StdStream, TermSize};
+use workspace_server::backend::{
+    Backend, BackendError, ExecSpec, FilesRoot, StdStream, Target, TermSize,
+};
 use workspace_server::files::RelPath;
-use workspace_server::workspace::Workspace;
 
 /// Runs every clause of the contract against `ws` on `backend`, whose files live under `root`.
-pub async fn backend_contract(backend: &dyn Backend, ws: &Workspace, root: &str) {
+pub async fn backend_contract(backend: &dyn Backend, ws: &Target, root: &str) {
     backend.ping().await.expect("ping");
     exec_round_trips_argv_stdin_env_and_cwd(backend, ws).await;
     exec_kill_ends_the_whole_tree(backend, ws).await;
@@ -23,7 +24,7 @@ pub async fn backend_contract(backend: &dyn Backend, ws: &Workspace, root: &str)
 /// Runs `spec` to the end: (stdout, stderr, exit code).
 pub async fn run(
     backend: &dyn Backend,
-    ws: &Workspace,
+    ws: &Target,
     spec: ExecSpec,
 ) -> (String, String, Option<i64>) {
     let mut process = backend.exec(ws, &spec).await.expect("exec starts");
@@ -50,7 +51,7 @@ fn argv(parts: &[&str]) -> ExecSpec {
     }
 }
 
-async fn exec_round_trips_argv_stdin_env_and_cwd(backend: &dyn Backend, ws: &Workspace) {
+async fn exec_round_trips_argv_stdin_env_and_cwd(backend: &dyn Backend, ws: &Target) {
     let hostile = "a'b\"c $(touch /tmp/contract-p); rm x\n\\ `id` *";
     let (out, _, code) = run(backend, ws, argv(&["printf", "%s|", hostile, "", "two"])).await;
     assert_eq!(
@@ -91,7 +92,7 @@ async fn exec_round_trips_argv_stdin_env_and_cwd(backend: &dyn Backend, ws: &Wor
     assert_eq!((out.as_str(), code), ("in\nv a l\n/tmp\n", Some(0)));
 }
 
-async fn exec_kill_ends_the_whole_tree(backend: &dyn Backend, ws: &Workspace) {
+async fn exec_kill_ends_the_whole_tree(backend: &dyn Backend, ws: &Target) {
     let mut process = backend
         .exec(
             ws,
@@ -116,7 +117,7 @@ async fn exec_kill_ends_the_whole_tree(backend: &dyn Backend, ws: &Workspace) {
 /// marker), and one that does both and is re-parented: the kill reaches them all.
 async fn exec_kill_reaches_what_left_the_session_and_the_environment(
     backend: &dyn Backend,
-    ws: &Workspace,
+    ws: &Target,
 ) {
     let script = "setsid sleep 2471 & env -i sh -c 'sleep 2472 & wait' & \
                   setsid env -i sh -c 'sleep 2473 &' & sleep 2474";
@@ -138,7 +139,7 @@ async fn exec_kill_reaches_what_left_the_session_and_the_environment(
     }
 }
 
-async fn files_write_read_list_delete(backend: &dyn Backend, ws: &Workspace) {
+async fn files_write_read_list_delete(backend: &dyn Backend, ws: &Target) {
     let p = |s: &str| RelPath::parse(s).unwrap();
     let root = FilesRoot(None);
     backend
@@ -203,11 +204,7 @@ async fn files_write_read_list_delete(backend: &dyn Backend, ws: &Workspace) {
 
 /// The workspace plants links out of its root (to `/etc`, to a sibling directory, to a file
 /// there): every operation through them is refused or acts on the link itself.
-async fn files_never_follow_a_link_out_of_the_root(
-    backend: &dyn Backend,
-    ws: &Workspace,
-    root: &str,
-) {
+async fn files_never_follow_a_link_out_of_the_root(backend: &dyn Backend, ws: &Target, root: &str) {
     let outside = format!("/tmp/wss-outside-{}", ws.id);
     let plant = format!(
         "set -e; mkdir -p {outside}/dir; echo SECRET > {outside}/victim; \
@@ -287,7 +284,7 @@ async fn files_never_follow_a_link_out_of_the_root(
     assert_eq!(out, "SECRET\nSECRET\ndir\nvictim\nvictim\nmine");
 }
 
-async fn terminal_sizes_resizes_and_exits(backend: &dyn Backend, ws: &Workspace) {
+async fn terminal_sizes_resizes_and_exits(backend: &dyn Backend, ws: &Target) {
     let mut session = backend
         .open_terminal(ws, TermSize { cols: 90, rows: 25 })
         .await

@@ -38,6 +38,7 @@ impl ContainerSettings {
 /// The image's own command is never overridden.
 pub fn container_body(
     ws: &Workspace,
+    container: &str,
     s: &ContainerSettings,
     volume: &str,
     labels: HashMap<String, String>,
@@ -70,7 +71,7 @@ pub fn container_body(
     host.binds = Some(binds);
     ContainerCreateBody {
         image: Some(ws.image.clone().unwrap_or_else(|| s.default_image.clone())),
-        hostname: Some(crate::workspace::container_name(ws.id)),
+        hostname: Some(container.to_owned()),
         env: Some(vec![format!("WORKSPACE_ID={}", ws.id)]),
         labels: Some(labels),
         host_config: Some(host),
@@ -94,7 +95,7 @@ mod tests {
     fn body(tier: i32, privileged: bool) -> ContainerCreateBody {
         let mut ws = Workspace::sample(None);
         ws.tier = tier;
-        container_body(&ws, &settings(privileged), "v", HashMap::new())
+        container_body(&ws, "ws-test", &settings(privileged), "v", HashMap::new())
     }
 
     #[test]
@@ -139,13 +140,13 @@ mod tests {
     fn the_request_image_wins_over_the_default_and_the_command_is_left_alone() {
         let mut ws = Workspace::sample(None);
         assert_eq!(
-            container_body(&ws, &settings(true), "v", HashMap::new())
+            container_body(&ws, "ws-test", &settings(true), "v", HashMap::new())
                 .image
                 .unwrap(),
             "default:1"
         );
         ws.image = Some("mine:2".into());
-        let b = container_body(&ws, &settings(true), "v", HashMap::new());
+        let b = container_body(&ws, "ws-test", &settings(true), "v", HashMap::new());
         assert_eq!(b.image.unwrap(), "mine:2");
         assert!(b.cmd.is_none() && b.entrypoint.is_none());
     }

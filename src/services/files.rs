@@ -1,0 +1,196 @@
+//! The files use cases (SPEC §5.5): list, read, write, delete and bulk replace under a
+//! workspace's files root, relative paths only; every change is audited by path, never content.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use super::{Ports, ServiceError, live};
+use crate::audit::{self, Kind};
+use crate::auth::Caller;
+use crate::backend::{Bound, FileEntry, FilesRoot};
+use crate::files::{MAX_BULK_FILES, MAX_LIST_DEPTH, MAX_READ_BYTES, RelPath, check_batch};
+use crate::workspace::Workspace;
+
+/// A file as `GET /workspaces/{id}/files/{path}` answers it: UTF-8 content as it is, anything
+/// else base64 and marked so.
+#[derive(Debug, Serialize)]
+pub struct FileContent {
+    pub path: String,
+    pub content: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<&'static str>,
+    pub size: usize,
+}
+
+/// What a write, delete or replace answers.
+#[derive(Debug, Serialize)]
+pub struct Changed {
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<usize>,
+}
+
+/// The body of a bulk replace: path → content.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceBody {
+    files: BTreeMap<String, String>,
+}
+
+pub struct Files {
+    ports: Ports,
+}
+
+impl Files {
+    pub fn new(ports: Ports) -> Self {
+        Self { ports }
+    }
+
+    /// The backend of a workspace that can take file operations.
+    fn bound(&self, ws: &Workspace) -> Result<Bound, ServiceError> {
+        live(ws)?;
+        Ok(self.ports.backends.for_workspace(ws)?)
+    }
+
+    /// Entries under `path` (the root when absent or `.`), `depth` levels deep (default 1).
+    pub async fn list(
+        &self,
+        ws: &Workspace,
+        path: Option<&str>,
+        depth: Option<u8>,
+        root: Option<&str>,
+    ) -> Result<Vec<FileEntry>, ServiceError> {
+        let depth = depth.unwrap_or(1);
+        if !(1..=MAX_LIST_DEPTH).contains(&depth) {
+            return Err(ServiceError::invalid(format!(
+                "depth must be 1-{MAX_LIST_DEPTH}"
+            )));
+        }
+        let dir = match path.filter(|p| !p.is_empty() && *p != ".") {
+            Some(p) => Some(RelPath::parse(p).map_err(ServiceError::Invalid)?),
+            None => None,
+        };
+        let b = self.bound(ws)?;
+        let root = FilesRoot(root);
+        Ok(b.backend
+            .list_files(&b.target, root, dir.as_ref(), depth)
+            .await?)
+    }
+
+    pub async fn read(
+        &self,
+        ws: &Workspace,
+        path: &RelPath,
+        root: Option<&str>,
+    ) -> Result<FileContent, ServiceError> {
+        let b = self.bound(ws)?;
+        let bytes = b
+            .backend
+            .read_file(&b.target, FilesRoot(root), path, MAX_READ_BYTES)
+            .await?;
+        let size = bytes.len();
+        let path = path.as_str().to_owned();
+        Ok(match String::from_utf8(bytes) {
+            Ok(content) => FileContent {
+                path,
+                content,
+                encoding: None,
+                size,
+            },
+            // Binary content is not mangled: it comes back base64, marked as such.
+            Err(e) => FileContent {
+                path,
+                content: base64::engine::general_purpose::STANDARD.encode(e.into_bytes()),
+                encoding: Some("base64"),
+                size,
+            },
+        })
+    }
+
+    pub async fn write(
+        &self,
+        caller: &Caller,
+        ws: &Workspace,
+        path: RelPath,
+        content: String,
+    ) -> Result<Changed, ServiceError> {
+        let b = self.bound(ws)?;
+        let batch = [(path, content.into_bytes())];
+        b.backend.write_files(&b.target, &batch).await?;
+        let [(path, _)] = batch;
+        self.record(caller, ws, "PUT", "file written", &[&path])
+            .await;
+        Ok(Changed {
+            status: "saved",
+            path: Some(path.as_str().to_owned()),
+            files: None,
+        })
+    }
+
+    pub async fn delete(
+        &self,
+        caller: &Caller,
+        ws: &Workspace,
+        path: &RelPath,
+    ) -> Result<Changed, ServiceError> {
+        let b = self.bound(ws)?;
+        b.backend.delete_file(&b.target, path).await?;
+        self.record(caller, ws, "DELETE", "file deleted", &[path])
+            .await;
+        Ok(Changed {
+            status: "deleted",
+            path: Some(path.as_str().to_owned()),
+            files: None,
+        })
+    }
+
+    /// Writes every file of `body`; every path is checked before anything is written.
+    pub async fn replace(
+        &self,
+        caller: &Caller,
+        ws: &Workspace,
+        body: ReplaceBody,
+    ) -> Result<Changed, ServiceError> {
+        if body.files.is_empty() || body.files.len() > MAX_BULK_FILES {
+            return Err(ServiceError::invalid(format!(
+                "files must hold 1-{MAX_BULK_FILES} entries"
+            )));
+        }
+        let mut batch = Vec::with_capacity(body.files.len());
+        for (raw, content) in body.files {
+            let path =
+                RelPath::parse(&raw).map_err(|e| ServiceError::invalid(format!("{raw:?}: {e}")))?;
+            batch.push((path, content.into_bytes()));
+        }
+        check_batch(batch.iter().map(|(p, _)| p)).map_err(ServiceError::Invalid)?;
+        let b = self.bound(ws)?;
+        b.backend.write_files(&b.target, &batch).await?;
+        let paths: Vec<&RelPath> = batch.iter().map(|(p, _)| p).collect();
+        self.record(caller, ws, "PUT", "files replaced", &paths)
+            .await;
+        Ok(Changed {
+            status: "replaced",
+            path: None,
+            files: Some(batch.len()),
+        })
+    }
+
+    /// An audit row naming the paths touched, never their content.
+    async fn record(
+        &self,
+        caller: &Caller,
+        ws: &Workspace,
+        method: &str,
+        summary: &str,
+        paths: &[&RelPath],
+    ) {
+        let paths: Vec<&str> = paths.iter().map(|p| p.as_str()).collect();
+        let row = audit::row(ws.id, Kind::Files, caller, method, summary)
+            .with_details(serde_json::json!({ "paths": paths }));
+        audit::record(&*self.ports.store, row).await;
+    }
+}
