@@ -14,7 +14,7 @@ pub mod serve;
 
 use crate::access::Access;
 use crate::auth::generate_token;
-use crate::backend::docker::{ContainerSettings, DockerBackend};
+use crate::backend::docker::DockerBackend;
 use crate::backend::eic::EicBackend;
 use crate::backend::{Backend, Backends};
 use crate::config::Config;
@@ -103,7 +103,7 @@ impl App {
             store: store.clone(),
             backends: Backends {
                 local: config.docker_host().map(|host| {
-                    let settings = ContainerSettings::from_config(&config);
+                    let settings = config.container_settings();
                     Arc::new(DockerBackend::new(host, settings)) as Arc<dyn Backend>
                 }),
                 remote: Arc::new(EicBackend::new(

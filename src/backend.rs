@@ -5,6 +5,7 @@ pub mod docker;
 pub mod eic;
 pub mod fs;
 pub mod marker;
+pub mod tar;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -297,5 +298,28 @@ impl Backends {
         self.local
             .clone()
             .ok_or(BackendError::Unavailable("Docker not available"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backend_failure_is_shown_without_its_detail() {
+        let failed = BackendError::Failed("dial unix /var/run/docker.sock: secret".into());
+        assert_eq!(failed.public_message(), BackendError::FAILED_MESSAGE);
+        let refused = BackendError::Gateway("the instance refused the connection".into());
+        assert_eq!(refused.public_message(), refused.to_string());
+    }
+
+    #[test]
+    fn a_target_answers_only_its_own_kind_of_address() {
+        let local = Target::of(Workspace::sample(None));
+        assert!(local.container().unwrap().starts_with("ws-"));
+        assert!(local.instance_id().is_err());
+        let remote = Target::of(Workspace::sample(Some("i-0123456789abcdef0")));
+        assert_eq!(remote.instance_id().unwrap(), "i-0123456789abcdef0");
+        assert!(remote.container().is_err());
     }
 }

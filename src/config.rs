@@ -235,6 +235,16 @@ impl Config {
     }
 
     /// How the EIC path reaches instances.
+    /// What the Docker path needs to know of the containers it creates.
+    pub fn container_settings(&self) -> crate::backend::docker::ContainerSettings {
+        let limit = |tier| self.tier_limits(tier).unwrap_or_default();
+        crate::backend::docker::ContainerSettings {
+            default_image: self.workspace_image.clone(),
+            privileged: self.workspace_privileged,
+            limits: [limit(2), limit(3), limit(4)],
+        }
+    }
+
     pub fn eic(&self) -> crate::backend::eic::EicConfig {
         crate::backend::eic::EicConfig {
             aws: self.aws_cli.clone(),

@@ -3,10 +3,18 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
-use crate::workspace::Workspace;
+use crate::workspace::{Workspace, WorkspaceId};
+
+/// The body of a provisioning request.
+#[derive(Serialize)]
+struct ProvisionRequest<'a> {
+    org_id: Option<&'a str>,
+    workspace_id: WorkspaceId,
+    runtime: &'a str,
+    tier: i32,
+}
 
 /// How long a control-plane call may take.
 const CP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -68,12 +76,12 @@ impl ControlPlane {
 
     /// `POST {cp}/cp/workspaces/provision`; 201 `{instance_id}` expected.
     pub async fn provision(&self, ws: &Workspace) -> Result<String, CpError> {
-        let body = json!({
-            "org_id": self.org_id,
-            "workspace_id": ws.id,
-            "runtime": ws.runtime,
-            "tier": ws.tier,
-        });
+        let body = ProvisionRequest {
+            org_id: self.org_id.as_deref(),
+            workspace_id: ws.id,
+            runtime: &ws.runtime,
+            tier: ws.tier,
+        };
         let url = format!("{}/cp/workspaces/provision", self.base);
         let res = self
             .authed(self.http.post(url).json(&body))

@@ -12,8 +12,6 @@ pub const MAX_LIST_DEPTH: u8 = 5;
 pub const MAX_NAME_BYTES: usize = 255;
 /// Longest path, in bytes (Linux's `PATH_MAX`).
 pub const MAX_PATH_BYTES: usize = 4096;
-/// Roots a local listing or read may ask for with `?root=`.
-pub const LOCAL_ROOTS: &[&str] = &["/configs", "/workspace", "/home", "/plugins"];
 
 /// A path relative to a files root: not empty, not `.`, not absolute, no `..` component, no NUL.
 /// Every other byte (quotes, `$()`, `;`, spaces, newlines) is part of a plain name.
@@ -103,11 +101,6 @@ pub fn check_batch<'a>(paths: impl IntoIterator<Item = &'a RelPath>) -> Result<(
         }
     }
     Ok(())
-}
-
-/// A fresh tag for temporary names (`wss-` and 12 hex digits).
-pub fn temp_tag() -> String {
-    format!("wss-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
 
 #[cfg(test)]

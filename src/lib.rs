@@ -12,8 +12,7 @@
 //! - Domain: [`workspace`] (ids, records, `Placement`), [`auth`] (tokens, `Caller`, decisions),
 //!   [`exec`] (the run loop), [`files`] (`RelPath`), [`plugins`], [`terminal`] (the bridge).
 //! - Ports: [`store`] (SQLite and PostgreSQL behind one trait), [`backend`] (where workspaces run).
-//! - Support: [`metrics`], [`ratelimit`].
-#![deny(unsafe_code)]
+//! - Support: [`metrics`], [`ratelimit`], [`sync`] (the policy for poisoned locks).
 
 pub mod access;
 pub mod app;
@@ -31,5 +30,6 @@ pub mod plugins;
 pub mod ratelimit;
 pub mod services;
 pub mod store;
+pub mod sync;
 pub mod terminal;
 pub mod workspace;

@@ -11,8 +11,10 @@ async fn main() -> std::process::ExitCode {
         return healthcheck().await;
     }
     let config = Config::from_env().unwrap_or_else(|e| e.exit());
+    // Colours only on a terminal: a log file or journal gets plain `key=value` lines.
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     match run(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! Prometheus counters and gauges for what an operator watches (SPEC §5.1).
 
+use crate::sync::Locked;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -33,19 +34,14 @@ impl Metrics {
             "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
         ];
         let method = KNOWN.iter().find(|m| **m == method).unwrap_or(&"other");
-        let mut map = self.http.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.http.locked();
         *map.entry((route.to_owned(), (*method).to_owned(), status))
             .or_default() += 1;
     }
 
     /// Counts an exec run by outcome (`ok`, `nonzero`, `timed_out`, `disconnected`, `error`).
     pub fn exec_run(&self, outcome: &'static str) {
-        *self
-            .exec
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(outcome)
-            .or_default() += 1;
+        *self.exec.locked().entry(outcome).or_default() += 1;
     }
 
     pub fn eic_session(&self, event: EicEvent) {
@@ -54,12 +50,7 @@ impl Metrics {
             EicEvent::Reused => "reused",
             EicEvent::Failed => "failed",
         };
-        *self
-            .eic
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(key)
-            .or_default() += 1;
+        *self.eic.locked().entry(key).or_default() += 1;
     }
 
     /// Adjusts the live terminal session gauge by `delta` (+1 on open, -1 on close).
@@ -77,9 +68,7 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP http_requests_total HTTP requests by route, method and status.\n");
         out.push_str("# TYPE http_requests_total counter\n");
-        for ((route, method, status), n) in
-            self.http.lock().unwrap_or_else(|e| e.into_inner()).iter()
-        {
+        for ((route, method, status), n) in self.http.locked().iter() {
             let _ = writeln!(
                 out,
                 "http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {n}",
@@ -127,7 +116,7 @@ impl Metrics {
         map: &Mutex<BTreeMap<&'static str, u64>>,
     ) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-        for (key, n) in map.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for (key, n) in map.locked().iter() {
             let _ = writeln!(out, "{name}{{{label}=\"{key}\"}} {n}");
         }
     }

@@ -15,11 +15,6 @@ use sha2::{Digest, Sha256};
 /// Owner of delivered plugin trees (the agent user).
 pub const PLUGIN_OWNER: u64 = 1000;
 
-/// The name a tree is delivered under before the swap.
-pub fn incoming_name(name: &str, tag: &str) -> String {
-    format!(".{name}.new-{tag}")
-}
-
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     digest.iter().map(|b| format!("{b:02x}")).collect()

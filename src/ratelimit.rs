@@ -1,5 +1,6 @@
 //! Per-client request rate limiting: a token bucket per client IP address.
 
+use crate::sync::Locked;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -76,7 +77,7 @@ impl RateLimiter {
         }
         let capacity = f64::from(self.limit.count);
         let rate = self.refill_per_sec();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buckets = self.buckets.locked();
         if buckets.len() >= MAX_TRACKED_CLIENTS {
             buckets.retain(|_, b| {
                 b.tokens + now.duration_since(b.updated).as_secs_f64() * rate < capacity

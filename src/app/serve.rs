@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use crate::sync::Locked;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -67,7 +68,7 @@ struct WatchState {
 
 impl Watch {
     fn read(&self, n: usize) {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.state.locked();
         if n > 0 && s.in_flight == 0 && s.head_started.is_none() && !s.upgraded {
             s.head_started = Some(Instant::now());
             self.moved.notify_one();
@@ -75,27 +76,27 @@ impl Watch {
     }
 
     fn request_started(&self) {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.state.locked();
         s.in_flight += 1;
         s.head_started = None;
         self.moved.notify_one();
     }
 
     fn response_done(&self) {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.state.locked();
         s.in_flight = s.in_flight.saturating_sub(1);
         s.idle_since = Some(Instant::now());
         self.moved.notify_one();
     }
 
     fn upgraded(&self) {
-        self.state.lock().unwrap().upgraded = true;
+        self.state.locked().upgraded = true;
     }
 
     /// When the watchdog should look next, or `None` once the connection is no longer its to
     /// watch (upgraded).
     fn check(&self, limits: &Limits) -> Option<Instant> {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.state.locked();
         if s.upgraded {
             return None;
         }
@@ -136,7 +137,7 @@ impl AsyncRead for Watched {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let expired = {
-            let mut s = self.watch.state.lock().unwrap();
+            let mut s = self.watch.state.locked();
             s.waker = Some(cx.waker().clone());
             s.expired
         };
@@ -288,7 +289,7 @@ async fn connection(
     shutdown: CancellationToken,
 ) {
     let watch = Arc::new(Watch::default());
-    watch.state.lock().unwrap().idle_since = Some(Instant::now());
+    watch.state.locked().idle_since = Some(Instant::now());
     let io = TokioIo::new(Watched {
         tcp,
         watch: watch.clone(),

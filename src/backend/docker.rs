@@ -2,6 +2,7 @@
 //! (SPEC §6, §8). No `docker` CLI is ever run.
 
 mod cgroup;
+mod errors;
 mod exec;
 mod files;
 mod images;
@@ -12,7 +13,6 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use bollard::Docker;
-use bollard::errors::Error as DockerError;
 use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::{
     CreateContainerOptions, ListContainersOptions, RemoveContainerOptions, RemoveVolumeOptions,
@@ -21,6 +21,7 @@ use bollard::query_parameters::{
 use tokio::sync::OnceCell;
 use tracing::instrument;
 
+use self::errors::{container_error, engine_refused, is_not_found, unavailable};
 use self::settings::CONFIGS_MOUNT;
 pub use self::settings::{ContainerSettings, container_body};
 use super::{
@@ -79,41 +80,6 @@ impl DockerBackend {
             })
             .await
     }
-}
-
-fn unavailable(e: DockerError) -> BackendError {
-    tracing::warn!(error = %e, "Docker engine unreachable");
-    BackendError::Unavailable("Docker not available")
-}
-
-/// Maps an engine error about a workspace's container to what callers branch on.
-pub(crate) fn container_error(e: DockerError) -> BackendError {
-    match &e {
-        DockerError::DockerResponseServerError {
-            status_code,
-            message,
-        } => match status_code {
-            404 if message.contains("No such container") => BackendError::NotRunning,
-            409 if message.contains("not running") || message.contains("paused") => {
-                BackendError::NotRunning
-            }
-            _ => BackendError::Failed(e.to_string()),
-        },
-        DockerError::HyperResponseError { .. }
-        | DockerError::IOError { .. }
-        | DockerError::RequestTimeoutError => unavailable(e),
-        _ => BackendError::Failed(e.to_string()),
-    }
-}
-
-fn is_not_found(e: &DockerError) -> bool {
-    matches!(
-        e,
-        DockerError::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
 }
 
 fn labels(ws: &Workspace) -> HashMap<String, String> {
@@ -328,15 +294,6 @@ impl Backend for DockerBackend {
     #[instrument(skip_all, fields(workspace = %ws.id, plugin = name))]
     async fn remove_plugin(&self, ws: &Target, name: &str) -> Result<(), BackendError> {
         fs::remove_plugin(&self.shell(ws).await?, CONFIGS_MOUNT, name).await
-    }
-}
-
-/// The engine refused to create or start a container: its reason is the workspace's `last_error`.
-fn engine_refused(e: DockerError) -> BackendError {
-    match e {
-        DockerError::DockerResponseServerError { message, .. } => BackendError::Invalid(message),
-        DockerError::DockerStreamError { error } => BackendError::Invalid(error),
-        other => container_error(other),
     }
 }
 

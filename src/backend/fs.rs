@@ -11,7 +11,7 @@
 use async_trait::async_trait;
 
 use super::{BackendError, FileEntry};
-use crate::files::{RelPath, temp_tag};
+use crate::files::RelPath;
 
 /// Runs a fixed script in the workspace: `sh -c <script> sh <args…>`, with `stdin`; answers the
 /// exit code and stdout.
@@ -23,6 +23,16 @@ pub trait Shell: Send + Sync {
         args: &[&str],
         stdin: Vec<u8>,
     ) -> Result<(i32, Vec<u8>), BackendError>;
+}
+
+/// A fresh tag for temporary names (`wss-` and 12 hex digits).
+fn temp_tag() -> String {
+    format!("wss-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// The name a plugin tree is delivered under before the swap.
+fn incoming_name(name: &str, tag: &str) -> String {
+    format!(".{name}.new-{tag}")
 }
 
 /// Owner of written files, created directories and delivered plugins (the agent user), applied
@@ -320,14 +330,13 @@ pub async fn deliver_plugin(
     name: &str,
     staged: &std::path::Path,
 ) -> Result<(), BackendError> {
-    let incoming = crate::plugins::incoming_name(name, &temp_tag());
+    let incoming = incoming_name(name, &temp_tag());
     let tree = staged.to_path_buf();
-    let archive = tokio::task::spawn_blocking(move || {
-        crate::plugins::archive::pack(&tree, "", u64::from(AGENT_OWNER))
-    })
-    .await
-    .map_err(|e| BackendError::Failed(e.to_string()))?
-    .map_err(|e| BackendError::Failed(format!("packing the plugin: {e}")))?;
+    let archive =
+        tokio::task::spawn_blocking(move || super::tar::pack(&tree, "", u64::from(AGENT_OWNER)))
+            .await
+            .map_err(|e| BackendError::Failed(e.to_string()))?
+            .map_err(|e| BackendError::Failed(format!("packing the plugin: {e}")))?;
     let (code, _) = sh
         .run(&writing_script(DELIVER), &[root, &incoming, name], archive)
         .await?;

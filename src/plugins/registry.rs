@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::PluginSummary;
 use super::source::valid_name;
+use crate::sync::Locked;
 
 /// Most of a `plugin.yaml` the listing reads, in bytes; a larger one is listed with an error.
 pub const MAX_YAML_BYTES: u64 = 64 * 1024;
@@ -48,13 +49,13 @@ impl Registry {
     /// The listing, sorted by name; read again only when the directory changed. Blocking.
     pub fn list(&self) -> Arc<Vec<Offered>> {
         let signature = signature(&self.dir);
-        if let Some((seen, listing)) = &*self.cached.lock().unwrap()
+        if let Some((seen, listing)) = &*self.cached.locked()
             && *seen == signature
         {
             return listing.clone();
         }
         let listing = Arc::new(read_listing(&self.dir));
-        *self.cached.lock().unwrap() = Some((signature, listing.clone()));
+        *self.cached.locked() = Some((signature, listing.clone()));
         listing
     }
 }

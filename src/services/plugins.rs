@@ -16,7 +16,7 @@ use crate::files::RelPath;
 use crate::plugins::registry::{Offered, Registry};
 use crate::plugins::source::{PluginSource, SCHEMES, valid_name};
 use crate::plugins::stage::{self, StageSettings};
-use crate::plugins::{self, PluginSummary, archive};
+use crate::plugins::{self, PluginSummary};
 use crate::workspace::Workspace;
 
 /// Most of an installed plugin's `plugin.yaml` a listing reads, in bytes.
@@ -126,7 +126,7 @@ impl Plugins {
             .map_err(install::stage_error)?;
         let prefix = name.to_owned();
         let gzip = tokio::task::spawn_blocking(move || {
-            archive::pack_gz(&staged.root, &prefix, plugins::PLUGIN_OWNER)
+            crate::backend::tar::pack_gz(&staged.root, &prefix, plugins::PLUGIN_OWNER)
         })
         .await
         .map_err(ServiceError::join)?

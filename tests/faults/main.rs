@@ -10,4 +10,5 @@ mod support;
 mod docker;
 mod eic;
 mod postgres;
+mod request_ids;
 mod shutdown;

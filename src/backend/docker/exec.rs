@@ -14,7 +14,7 @@ use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 
 use super::cgroup::{ExecCgroup, GO_SCRIPT, WAIT_SCRIPT};
-use super::container_error;
+use super::errors::container_error;
 use super::kill::{kill_host_tree, kill_in_container};
 use crate::backend::{
     BackendError, ExecProcess, ExecSpec, StdStream, TermSize, TerminalControl, TerminalSession,

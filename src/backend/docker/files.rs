@@ -8,7 +8,9 @@ use bollard::Docker;
 use super::settings::CONFIGS_MOUNT;
 use crate::backend::fs::Shell;
 use crate::backend::{BackendError, ExecProcess, ExecSpec, FilesRoot, StdStream};
-use crate::files::LOCAL_ROOTS;
+
+/// Roots a local listing or read may ask for with `?root=`.
+pub const LOCAL_ROOTS: &[&str] = &["/configs", "/workspace", "/home", "/plugins"];
 
 /// Most stdout a file script may send back, in bytes (a read is capped well below this; a listing
 /// of a huge tree is cut here rather than held whole).

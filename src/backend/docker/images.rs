@@ -29,7 +29,7 @@ pub async fn ensure(docker: &Docker, image: &str) -> Result<(), BackendError> {
         Err(DockerError::DockerResponseServerError {
             status_code: 404, ..
         }) => {}
-        Err(e) => return Err(super::engine_refused(e)),
+        Err(e) => return Err(super::errors::engine_refused(e)),
     }
     tracing::info!(image, "pulling the workspace image");
     let (from_image, tag) = pull_reference(image);
@@ -40,7 +40,7 @@ pub async fn ensure(docker: &Docker, image: &str) -> Result<(), BackendError> {
     };
     let mut progress = docker.create_image(Some(options), None, None);
     while let Some(step) = progress.next().await {
-        step.map_err(|e| match super::engine_refused(e) {
+        step.map_err(|e| match super::errors::engine_refused(e) {
             BackendError::Invalid(reason) => {
                 BackendError::Invalid(format!("pulling {image}: {reason}"))
             }

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use bollard::models::{ContainerCreateBody, HostConfig};
 
-use crate::config::Config;
 use crate::workspace::Workspace;
 
 /// Nano-CPUs per CPU share (a share is 1/1024 of a CPU).
@@ -21,17 +20,6 @@ pub struct ContainerSettings {
     pub privileged: bool,
     /// Memory (MiB) and CPU shares for tiers 2, 3 and 4.
     pub limits: [(u64, u64); 3],
-}
-
-impl ContainerSettings {
-    pub fn from_config(c: &Config) -> Self {
-        let limit = |tier| c.tier_limits(tier).unwrap_or_default();
-        Self {
-            default_image: c.workspace_image.clone(),
-            privileged: c.workspace_privileged,
-            limits: [limit(2), limit(3), limit(4)],
-        }
-    }
 }
 
 /// The create-container body for `ws`: its image, the configs volume, labels and tier settings.

@@ -16,6 +16,7 @@ use super::pool::{Lease, Pool};
 use crate::backend::fs::Shell;
 use crate::backend::marker::{KILL_BY_MARKER_SCRIPT, new_marker};
 use crate::backend::{BackendError, ExecProcess, ExecSpec, StdStream};
+use crate::sync::Locked;
 
 /// ssh's exit status when the connection itself failed.
 const SSH_TRANSPORT_FAILURE: i32 = 255;
@@ -24,7 +25,7 @@ const KILL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Spawns `remote` on the lease's connection with piped stdio.
 fn spawn(lease: &Lease, remote: &str) -> Result<Child, BackendError> {
-    let mut cmd = lease.conn.lock().unwrap().client(remote);
+    let mut cmd = lease.conn.locked().client(remote);
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -105,10 +106,8 @@ impl ExecProcess for SshExec {
             .wait()
             .await
             .map_err(|e| BackendError::Failed(format!("waiting for ssh: {e}")))?;
-        if status.code() == Some(SSH_TRANSPORT_FAILURE)
-            && !self.lease.conn.lock().unwrap().is_alive()
-        {
-            let instance = self.lease.conn.lock().unwrap().instance_id.clone();
+        if status.code() == Some(SSH_TRANSPORT_FAILURE) && !self.lease.conn.locked().is_alive() {
+            let instance = self.lease.conn.locked().instance_id.clone();
             self.pool.poison(&instance).await;
             return Err(BackendError::Gateway(format!(
                 "the connection to the instance was lost; see {}",

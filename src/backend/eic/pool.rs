@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::conn::Conn;
 use super::{EicConfig, EicError};
 use crate::metrics::{EicEvent, Metrics};
+use crate::sync::Locked;
 
 /// One instance's slot: its connection when there is one, and when it was last let go.
 struct Slot {
@@ -26,15 +27,15 @@ struct Share(Arc<Slot>);
 
 impl Share {
     fn take(slot: Arc<Slot>) -> Self {
-        *slot.leases.lock().unwrap() += 1;
+        *slot.leases.locked() += 1;
         Self(slot)
     }
 }
 
 impl Drop for Share {
     fn drop(&mut self) {
-        *self.0.leases.lock().unwrap() -= 1;
-        *self.0.last_used.lock().unwrap() = Instant::now();
+        *self.0.leases.locked() -= 1;
+        *self.0.last_used.locked() = Instant::now();
     }
 }
 
@@ -78,7 +79,7 @@ impl Pool {
         let share = Share::take(slot.clone());
         let mut conn = slot.conn.lock().await;
         if let Some(existing) = conn.as_ref() {
-            if existing.lock().unwrap().is_alive() {
+            if existing.locked().is_alive() {
                 self.metrics.eic_session(EicEvent::Reused);
                 let lease = Lease {
                     _share: share,
@@ -115,14 +116,14 @@ impl Pool {
 
     /// Drops the connection of `instance_id` after a transport failure (poisoning the entry).
     pub async fn poison(&self, instance_id: &str) {
-        let slot = self.slots.lock().unwrap().get(instance_id).cloned();
+        let slot = self.slots.locked().get(instance_id).cloned();
         if let Some(slot) = slot {
             *slot.conn.lock().await = None;
         }
     }
 
     fn slot(&self, instance_id: &str) -> Result<Arc<Slot>, EicError> {
-        let mut slots = self.slots.lock().unwrap();
+        let mut slots = self.slots.locked();
         if let Some(slot) = slots.get(instance_id) {
             return Ok(slot.clone());
         }
@@ -130,8 +131,8 @@ impl Pool {
             // Make room by dropping the longest-idle entry nobody holds.
             let victim = slots
                 .iter()
-                .filter(|(_, s)| *s.leases.lock().unwrap() == 0)
-                .min_by_key(|(_, s)| *s.last_used.lock().unwrap())
+                .filter(|(_, s)| *s.leases.locked() == 0)
+                .min_by_key(|(_, s)| *s.last_used.locked())
                 .map(|(k, _)| k.clone())
                 .ok_or(EicError::PoolFull)?;
             slots.remove(&victim);
@@ -147,10 +148,10 @@ impl Pool {
 
     /// Drops entries idle longer than the idle limit with no lease held; returns how many.
     pub fn expire_idle(&self) -> usize {
-        let mut slots = self.slots.lock().unwrap();
+        let mut slots = self.slots.locked();
         let before = slots.len();
         slots.retain(|_, s| {
-            *s.leases.lock().unwrap() > 0 || s.last_used.lock().unwrap().elapsed() < self.idle_after
+            *s.leases.locked() > 0 || s.last_used.locked().elapsed() < self.idle_after
         });
         before - slots.len()
     }

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::conn::Conn;
 use crate::backend::{BackendError, TermSize, TerminalControl, TerminalSession};
+use crate::sync::Locked;
 
 /// Output chunks queued before the reader stops reading the PTY (backpressure to the shell).
 const OUTPUT_QUEUE: usize = 16;
@@ -41,8 +42,7 @@ struct PtyControl {
 impl TerminalControl for PtyControl {
     async fn resize(&self, size: TermSize) -> Result<(), BackendError> {
         self.master
-            .lock()
-            .unwrap()
+            .locked()
             .resize(pty_size(size))
             .map_err(|e| failed("resizing the PTY", e))
     }
@@ -57,7 +57,7 @@ impl TerminalControl for PtyControl {
     }
 
     async fn kill(&self) {
-        let _ = self.killer.lock().unwrap().kill();
+        let _ = self.killer.locked().kill();
         let mut exit = self.exit.clone();
         let _ = tokio::time::timeout(
             std::time::Duration::from_secs(2),
