@@ -1,5 +1,4 @@
-//! Processes of the tests' own: free ports, signals, a process's live descendants and what it
-//! uses, polling.
+//! Processes of the tests' own: ports, signals, descendants, what a process uses, polling.
 
 use std::path::PathBuf;
 use std::process::Command;
