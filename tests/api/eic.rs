@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use rand::Rng;
 use serde_json::json;
 use tokio_tungstenite::connect_async;
@@ -12,6 +12,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::helpers::{Options, TestApp};
+use crate::support::terminal::{Socket, read_to_close, read_until};
 
 /// A fresh instance id, so that this test's lines in the stand-in's log are its own.
 pub(crate) fn instance() -> String {
@@ -201,11 +202,7 @@ async fn iam_denial_and_missing_binaries_are_clear_and_carry_no_stderr() {
     assert!(body["error"].as_str().unwrap().contains("`aws`"), "{body}");
 }
 
-async fn open_terminal(
-    app: &TestApp,
-    id: &str,
-    query: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+async fn open_terminal(app: &TestApp, id: &str, query: &str) -> Socket {
     let url = format!("ws://{}/workspaces/{id}/terminal{query}", app.addr);
     let mut req = url.into_client_request().unwrap();
     req.headers_mut().insert(
@@ -213,32 +210,6 @@ async fn open_terminal(
         format!("Bearer {}", app.admin).parse().unwrap(),
     );
     connect_async(req).await.unwrap().0
-}
-
-/// Reads frames until output contains `needle`, or a close frame (returned) arrives.
-async fn read_until(
-    socket: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    needle: &str,
-) -> (String, Option<(CloseCode, String)>) {
-    let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, socket.next()).await {
-            Ok(Some(Ok(Message::Binary(b)))) => seen.push_str(&String::from_utf8_lossy(&b)),
-            Ok(Some(Ok(Message::Text(t)))) => seen.push_str(&t),
-            Ok(Some(Ok(Message::Close(Some(f))))) => {
-                return (seen, Some((f.code, f.reason.to_string())));
-            }
-            Ok(Some(Ok(_))) => {}
-            other => panic!("no {needle:?} in {seen:?}: {other:?}"),
-        }
-        if !needle.is_empty() && seen.contains(needle) {
-            return (seen, None);
-        }
-    }
 }
 
 #[tokio::test]
@@ -264,7 +235,7 @@ async fn the_terminal_sizes_resizes_and_closes_with_the_exit_code() {
         .unwrap();
     read_until(&mut socket, "40 120").await;
     socket.send(Message::Text("exit 7\r".into())).await.unwrap();
-    let (_, close) = read_until(&mut socket, "").await;
+    let (_, close) = read_to_close(&mut socket).await;
     assert_eq!(
         close,
         Some((CloseCode::Normal, r#"{"exit_code":7}"#.into()))
@@ -299,7 +270,7 @@ async fn a_terminal_that_cannot_connect_says_why_inside_the_socket() {
     let app = Options::default().eic().spawn().await;
     let id = eic_workspace(&app, "i-dead0000000000002").await;
     let mut socket = open_terminal(&app, &id, "").await;
-    let (text, close) = read_until(&mut socket, "").await;
+    let (text, close) = read_to_close(&mut socket).await;
     assert!(
         text.starts_with("Error: ") && text.ends_with("\r\n"),
         "{text:?}"

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 
-use support::process::descendants;
+use support::process::{descendants, fds, rss_kib};
 use support::server::Server;
 use support::terminal::{Socket, type_and_expect};
 
@@ -19,10 +19,6 @@ const LOAD_FOR: Duration = Duration::from_secs(60);
 const OPENING: usize = 25;
 /// The SQLite pool's bound (`MAX_CONNECTIONS` in src/store/sqlite.rs).
 const DB_POOL: usize = 8;
-
-fn fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
-}
 
 /// Descriptors on the database files (the connection pool grows up to its bound under load and
 /// keeps idle connections), and all the others (sockets, pipes, PTYs, everything per session).
@@ -44,15 +40,6 @@ fn fd_split(pid: u32) -> (usize, Vec<String>) {
     }
     others.sort();
     (db, others)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Opens `n` terminals, `OPENING` at a time, each checked with an echo.

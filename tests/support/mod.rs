@@ -1,4 +1,4 @@
-//! Test support shared by the integration binaries: real databases, fresh for each test.
+//! Support shared by the integration tests and the bench harness; real databases, fresh per test.
 #![allow(dead_code)]
 
 pub mod contract;

@@ -1,4 +1,4 @@
-//! Processes of the tests' own: free ports, signals, a process's live descendants, polling.
+//! Processes of the tests' own: ports, signals, descendants, what a process uses, polling.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -89,4 +89,29 @@ pub async fn eventually(secs: u64, mut check: impl FnMut() -> bool) -> bool {
 pub fn all_gone(pids: &[(u32, String)]) -> bool {
     pids.iter()
         .all(|(p, _)| !std::path::Path::new(&format!("/proc/{p}")).exists())
+}
+
+/// Open descriptors of process `pid`.
+pub fn fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// Resident memory of process `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU seconds (user + system) process `pid` has used so far.
+pub fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // After the command name: utime and stime are fields 14 and 15 of the whole line, in
+    // USER_HZ ticks, which Linux fixes at 100 per second.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
 }

@@ -22,9 +22,46 @@ pub struct Server {
     pub client: reqwest::Client,
 }
 
+/// How to start the server beyond its data directory.
+pub struct Launch<'a> {
+    /// Flags after the ones every test server gets.
+    pub args: &'a [String],
+    pub env: &'a [(&'a str, String)],
+    /// The `--log` filter: `info`, which the tests read; a bench wants less, so that logging
+    /// does not take from what it measures.
+    pub log: &'a str,
+    /// Whether the client keeps idle connections, as a client whose requests are timed does.
+    pub keep_alive: bool,
+}
+
+impl Default for Launch<'_> {
+    fn default() -> Self {
+        Launch {
+            args: &[],
+            env: &[],
+            log: "info",
+            keep_alive: false,
+        }
+    }
+}
+
 impl Server {
     /// Starts the server on `data` with `args` and extra environment.
     pub async fn start(data: &Path, args: &[String], env: &[(&str, String)]) -> Server {
+        Server::launch(
+            data,
+            Launch {
+                args,
+                env,
+                ..Launch::default()
+            },
+        )
+        .await
+    }
+
+    /// Starts the server on `data` as `launch` says (restarting on the same directory keeps its
+    /// workspaces).
+    pub async fn launch(data: &Path, launch: Launch<'_>) -> Server {
         let port = free_port();
         let log = data.join(format!("server-{port}.log"));
         let aws = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws");
@@ -37,23 +74,24 @@ impl Server {
             format!("--workspace-image={}", test_image()),
             "--workspace-privileged=false".into(),
             format!("--aws-cli={aws}"),
-            "--log=info".into(),
+            format!("--log={}", launch.log),
         ])
-        .args(args)
+        .args(launch.args)
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(Stdio::null());
-        for (k, v) in env {
+        for (k, v) in launch.env {
             cmd.env(k, v);
         }
         let child = cmd.spawn().unwrap();
+        // Without keep-alive no idle connections are kept: the descriptor counts of the load and
+        // fault tests are then the server's own, not how many connections this client parked.
+        let idle = if launch.keep_alive { usize::MAX } else { 0 };
         let server = Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
             log,
-            // No idle connections kept: the descriptor counts of the load and fault tests are
-            // then the server's own, not how many keep-alive connections this client parked.
             client: reqwest::Client::builder()
-                .pool_max_idle_per_host(0)
+                .pool_max_idle_per_host(idle)
                 .build()
                 .unwrap(),
         };
@@ -211,8 +249,13 @@ impl Server {
     }
 
     pub async fn terminal(&self, id: &str) -> Socket {
+        self.terminal_at(id, "").await
+    }
+
+    /// A terminal opened with `query` (`?cols=…&rows=…`).
+    pub async fn terminal_at(&self, id: &str, query: &str) -> Socket {
         let url = format!(
-            "{}/workspaces/{id}/terminal",
+            "{}/workspaces/{id}/terminal{query}",
             self.base.replace("http", "ws")
         );
         let mut req = url.into_client_request().unwrap();

@@ -1,0 +1,120 @@
+//! The benchmark harness, run by `scripts/bench.sh harness` (which starts Docker and the sshd).
+
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+mod common;
+mod echo;
+mod exec;
+mod files;
+mod scale;
+mod ssh;
+mod terminal;
+
+use std::path::Path;
+use std::time::Instant;
+
+use bollard::Docker;
+use futures_util::SinkExt;
+use tokio_tungstenite::tungstenite::Message;
+
+use common::ROUNDS;
+use support::server::{Launch, Server};
+use support::terminal::Socket;
+
+/// What the figures measure, side by side in one run against this machine's physical limits and
+/// the tools users would pick instead: the server (its own process, so that its memory and
+/// descriptors are its own), a workspace on each path, and the Engine API for the references.
+pub struct Bench {
+    pub server: Server,
+    pub docker: Docker,
+    /// A local workspace, and its container.
+    pub local: String,
+    pub container: String,
+    /// An EC2 workspace, through the `aws` stand-in and the test sshd.
+    pub remote: String,
+    pub cpus: usize,
+}
+
+impl Bench {
+    /// The server on `data`, with a workspace on each path.
+    async fn start(data: &Path) -> Bench {
+        let server = launch(data).await;
+        let local = server.local_workspace().await;
+        let remote = server.eic_workspace(&instance(1)).await;
+        Bench {
+            server,
+            docker: Docker::connect_with_unix_defaults()
+                .unwrap()
+                .negotiate_version()
+                .await
+                .unwrap(),
+            container: format!("ws-{}", &local[..12]),
+            local,
+            remote,
+            cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        }
+    }
+
+    /// The same workspaces on a fresh server process on `data`, started once this one has stopped.
+    async fn restart(self, data: &Path) -> Bench {
+        drop(self.server);
+        Bench {
+            server: launch(data).await,
+            ..self
+        }
+    }
+
+    pub async fn terminal(&self, id: &str) -> Socket {
+        self.server.terminal_at(id, "?cols=200&rows=50").await
+    }
+
+    /// A terminal on workspace `id` in which `keys` have been typed.
+    pub async fn typed(&self, id: &str, keys: &str) -> Socket {
+        let mut socket = self.terminal(id).await;
+        socket.send(Message::Text(keys.into())).await.unwrap();
+        socket
+    }
+}
+
+/// The instance of EC2 workspace number `n` of this run (each has one of its own).
+pub fn instance(n: u64) -> String {
+    format!("i-{:017x}", 0xbe_0000 + n)
+}
+
+/// The server as the figures want it: quiet logs, and a client that keeps its connections, as
+/// one timing requests would.
+async fn launch(data: &Path) -> Server {
+    let launch = Launch {
+        log: "warn",
+        keep_alive: true,
+        ..Launch::default()
+    };
+    Server::launch(data, launch).await
+}
+
+#[tokio::main]
+async fn main() {
+    let data = tempfile::tempdir().unwrap();
+    let bench = Bench::start(data.path()).await;
+    let started = Instant::now();
+    println!(
+        "machine: {} CPUs; image {}; {ROUNDS} rounds per figure; median [min–max]\n",
+        bench.cpus,
+        support::test_image()
+    );
+    println!("| figure | server | reference | ratio | goal |");
+    println!("| --- | --- | --- | --- | --- |");
+    terminal::throughput(&bench).await;
+    echo::echo(&bench).await;
+    exec::exec(&bench).await;
+    files::files(&bench).await;
+    terminal::flow_control(&bench).await;
+    // Scale on a fresh server process, so that the earlier figures do not colour its memory.
+    let bench = bench.restart(data.path()).await;
+    scale::terminals(&bench).await;
+    scale::concurrent_execs(&bench).await;
+    println!("\nwhole harness: {:.0} s", started.elapsed().as_secs_f64());
+    let path = format!("/workspaces/{}", bench.local);
+    let _ = bench.server.call("DELETE", &path, None).await;
+}

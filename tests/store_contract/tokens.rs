@@ -1,0 +1,172 @@
+//! Credentials in the store: workspace tokens, org tokens, terminal tickets.
+
+use chrono::Utc;
+use uuid::Uuid;
+use workspace_server::store::{OrgToken, Store, WorkspaceToken};
+use workspace_server::workspace::{Status, WorkspaceId};
+
+use crate::workspace;
+
+pub async fn workspace_tokens(store: &dyn Store) {
+    let ws = workspace(None);
+    store.insert_workspace(&ws).await.unwrap();
+    let token = |n: u8| WorkspaceToken {
+        id: Uuid::new_v4(),
+        workspace_id: ws.id,
+        prefix: format!("pre{n}"),
+        created_at: Utc::now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    let (a, b, c) = (token(1), token(2), token(3));
+    let hash_a = format!("hash-a-{}", ws.id);
+    assert!(store.insert_workspace_token(&a, &hash_a, 2).await.unwrap());
+    assert!(
+        store
+            .insert_workspace_token(&b, &format!("hash-b-{}", ws.id), 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .insert_workspace_token(&c, &format!("hash-c-{}", ws.id), 2)
+            .await
+            .unwrap(),
+        "limit"
+    );
+
+    let found = store
+        .workspace_token_by_hash(&hash_a)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.id, found.workspace_id), (a.id, ws.id));
+    store.touch_workspace_token(a.id, Utc::now()).await.unwrap();
+    let listed = store.list_workspace_tokens(ws.id).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed
+            .iter()
+            .find(|t| t.id == a.id)
+            .unwrap()
+            .last_used_at
+            .is_some()
+    );
+
+    assert!(
+        store
+            .revoke_workspace_token(ws.id, a.id, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_workspace_token(ws.id, a.id, Utc::now())
+            .await
+            .unwrap(),
+        "only once"
+    );
+    assert!(
+        !store
+            .revoke_workspace_token(WorkspaceId::new(), b.id, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.workspace_token_by_hash(&hash_a).await.unwrap(), None);
+    assert!(
+        store
+            .insert_workspace_token(&c, &format!("hash-c-{}", ws.id), 2)
+            .await
+            .unwrap()
+    );
+
+    store.remove_workspace(ws.id, Utc::now()).await.unwrap();
+    assert!(store.list_workspace_tokens(ws.id).await.unwrap().is_empty());
+    assert_eq!(
+        store.workspace(ws.id).await.unwrap().unwrap().status,
+        Status::Removed
+    );
+}
+
+pub async fn org_tokens(store: &dyn Store) {
+    let org = workspace(None);
+    store.insert_workspace(&org).await.unwrap();
+    let token = |org_id| OrgToken {
+        id: Uuid::new_v4(),
+        prefix: "abcdefgh".into(),
+        name: "ci".into(),
+        created_by: "admin".into(),
+        org_id,
+        created_at: Utc::now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    let (anchored, tenant) = (token(Some(org.id)), token(None));
+    store
+        .insert_org_token(&anchored, &format!("o1-{}", org.id))
+        .await
+        .unwrap();
+    store
+        .insert_org_token(&tenant, &format!("o2-{}", org.id))
+        .await
+        .unwrap();
+    let found = store
+        .org_token_by_hash(&format!("o1-{}", org.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.org_id, Some(org.id));
+    store
+        .touch_org_token(anchored.id, Utc::now())
+        .await
+        .unwrap();
+
+    let in_org = store.list_org_tokens(Some(org.id)).await.unwrap();
+    assert_eq!(
+        in_org.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![anchored.id]
+    );
+    assert!(store.list_org_tokens(None).await.unwrap().len() >= 2);
+    let elsewhere = Some(WorkspaceId::new());
+    assert!(
+        !store
+            .revoke_org_token(anchored.id, elsewhere, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .revoke_org_token(anchored.id, Some(org.id), Utc::now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .revoke_org_token(tenant.id, None, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .org_token_by_hash(&format!("o1-{}", org.id))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+pub async fn tickets_are_taken_once(store: &dyn Store) {
+    let ws = WorkspaceId::new();
+    let hash = format!("ticket-{ws}");
+    store.insert_ticket(&hash, ws, 2_000, 1_000).await.unwrap();
+    assert_eq!(store.take_ticket(&hash).await.unwrap(), Some((ws, 2_000)));
+    assert_eq!(store.take_ticket(&hash).await.unwrap(), None);
+    // Inserting purges tickets that expired before `now`.
+    let stale = format!("stale-{ws}");
+    store.insert_ticket(&stale, ws, 10, 5).await.unwrap();
+    store
+        .insert_ticket(&format!("fresh-{ws}"), ws, 100, 50)
+        .await
+        .unwrap();
+    assert_eq!(store.take_ticket(&stale).await.unwrap(), None);
+}
