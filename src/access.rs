@@ -140,22 +140,32 @@ impl Access {
         }
     }
 
-    /// Issues a single-use terminal ticket for `ws`.
-    pub async fn issue_ticket(&self, ws: WorkspaceId) -> Result<String, StoreError> {
+    /// Issues a single-use terminal ticket for `ws`; with `view_session`, one that may only
+    /// view that resumable session.
+    pub async fn issue_ticket(
+        &self,
+        ws: WorkspaceId,
+        view_session: Option<&str>,
+    ) -> Result<String, StoreError> {
         let ticket = generate_token();
         let now = now_ms();
         let ttl = i64::try_from(TICKET_TTL.as_millis()).unwrap_or(i64::MAX);
         self.store
-            .insert_ticket(&hash_token(&ticket), ws, now + ttl, now)
+            .insert_ticket(&hash_token(&ticket), ws, view_session, now + ttl, now)
             .await?;
         Ok(ticket)
     }
 
-    /// Redeems a ticket for workspace `ws`. The ticket is spent whatever the outcome.
-    pub async fn redeem_ticket(&self, ticket: &str, ws: WorkspaceId) -> Result<Caller, AuthError> {
+    /// Redeems a ticket for workspace `ws`: the caller, and the session it may only view if it
+    /// is a viewer's ticket. The ticket is spent whatever the outcome.
+    pub async fn redeem_ticket(
+        &self,
+        ticket: &str,
+        ws: WorkspaceId,
+    ) -> Result<(Caller, Option<String>), AuthError> {
         match self.store.take_ticket(&hash_token(ticket)).await? {
-            Some((for_ws, expires)) if for_ws == ws && expires > now_ms() => {
-                Ok(Caller::Ticket { workspace_id: ws })
+            Some(t) if t.workspace_id == ws && t.expires_at_ms > now_ms() => {
+                Ok((Caller::Ticket { workspace_id: ws }, t.view_session))
             }
             _ => Err(AuthError::Invalid),
         }

@@ -124,7 +124,7 @@ impl App {
                 ports.clone(),
                 access.clone(),
                 metrics.clone(),
-                config.terminal_bridge(),
+                (config.terminal_bridge(), config.terminal_sessions()),
                 shutdown.clone(),
                 sessions.clone(),
             )),

@@ -7,6 +7,7 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::ratelimit::RateLimit;
 
+mod parts;
 mod values;
 use values::{parse_bool, parse_duration};
 
@@ -161,6 +162,18 @@ pub struct Config {
     #[arg(long, env = "TERMINAL_IDLE_SECS", default_value_t = 1800)]
     pub terminal_idle_secs: u64,
 
+    /// Output kept per resumable terminal session for a resume, in bytes.
+    #[arg(long, env = "TERMINAL_REPLAY_BYTES", default_value_t = 1024 * 1024)]
+    pub terminal_replay_bytes: usize,
+
+    /// How long a resumable session's shell outlives its last socket.
+    #[arg(long, env = "TERMINAL_DETACH_GRACE", default_value = "300s", value_parser = parse_duration)]
+    pub terminal_detach_grace: std::time::Duration,
+
+    /// Live resumable sessions a workspace may have at once (429 beyond).
+    #[arg(long, env = "TERMINAL_SESSIONS_MAX", default_value_t = 16)]
+    pub terminal_sessions_max: usize,
+
     /// Open connections at once; past it new ones are refused (503, then closed), not queued.
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
@@ -232,80 +245,6 @@ impl Config {
             4 => Some((self.tier4_memory_mb, self.tier4_cpu_shares)),
             _ => None,
         }
-    }
-
-    /// How the EIC path reaches instances.
-    /// What the Docker path needs to know of the containers it creates.
-    pub fn container_settings(&self) -> crate::backend::docker::ContainerSettings {
-        let limit = |tier| self.tier_limits(tier).unwrap_or_default();
-        crate::backend::docker::ContainerSettings {
-            default_image: self.workspace_image.clone(),
-            privileged: self.workspace_privileged,
-            limits: [limit(2), limit(3), limit(4)],
-        }
-    }
-
-    pub fn eic(&self) -> crate::backend::eic::EicConfig {
-        crate::backend::eic::EicConfig {
-            aws: self.aws_cli.clone(),
-            ssh: self.ssh_bin.clone(),
-            region: self.aws_region.clone(),
-            os_user: self.workspace_ec2_os_user.clone(),
-            restart_command: self
-                .workspace_ec2_restart_command
-                .clone()
-                .filter(|c| !c.trim().is_empty()),
-        }
-    }
-
-    /// What plugin staging needs.
-    pub fn plugin_staging(&self) -> crate::plugins::stage::StageSettings {
-        crate::plugins::stage::StageSettings {
-            plugins_dir: self.plugins_dir.clone(),
-            github_base: self.plugin_github_url.clone(),
-            fetch_timeout: self.plugin_install_fetch_timeout,
-            max_dir_bytes: self.plugin_install_max_dir_bytes,
-        }
-    }
-
-    /// What slow and idle clients may hold.
-    pub fn connection_limits(&self) -> crate::app::serve::Limits {
-        crate::app::serve::Limits {
-            max_connections: self.max_connections.max(1),
-            header_timeout: self.header_read_timeout,
-            idle_timeout: self.keep_alive_timeout,
-        }
-    }
-
-    /// Timings of terminal sessions.
-    pub fn terminal_bridge(&self) -> crate::terminal::BridgeConfig {
-        crate::terminal::BridgeConfig {
-            ping_every: std::time::Duration::from_secs(self.terminal_ping_secs.max(1)),
-            idle_after: std::time::Duration::from_secs(self.terminal_idle_secs.max(1)),
-        }
-    }
-
-    /// The Docker engine address, or `None` when the local path is turned off.
-    pub fn docker_host(&self) -> Option<&str> {
-        Some(self.docker_host.as_str()).filter(|h| !h.is_empty() && *h != "none")
-    }
-
-    /// The allowed CORS origins, trimmed, empty entries dropped; unset in development, the Go
-    /// server's two local canvas origins.
-    pub fn cors_origins(&self) -> Vec<String> {
-        let configured: Vec<String> = self
-            .cors_origins
-            .as_deref()
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-            .filter(|o| !o.is_empty())
-            .map(str::to_owned)
-            .collect();
-        if configured.is_empty() && self.cors_origins.is_none() && self.is_development() {
-            return DEVELOPMENT_ORIGINS.map(str::to_owned).into();
-        }
-        configured
     }
 }
 

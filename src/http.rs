@@ -43,6 +43,8 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/workspaces/{id}/tokens/{token_id}", &["DELETE"]),
     ("/workspaces/{id}/terminal/ticket", &["POST"]),
     ("/workspaces/{id}/terminal", &["GET"]),
+    ("/workspaces/{id}/terminal/sessions", &["GET"]),
+    ("/workspaces/{id}/terminal/sessions/{sid}", &["DELETE"]),
     ("/workspaces/{id}/activity", &["GET"]),
     ("/workspaces/{id}/exec", &["POST"]),
     ("/workspaces/{id}/files", &["GET", "PUT"]),
@@ -98,6 +100,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/workspaces/{id}/terminal/ticket", post(terminal::ticket))
         .route("/workspaces/{id}/terminal", get(terminal::terminal))
+        .route(
+            "/workspaces/{id}/terminal/sessions",
+            get(terminal::sessions::list),
+        )
+        .route(
+            "/workspaces/{id}/terminal/sessions/{sid}",
+            delete(terminal::sessions::kill),
+        )
         .route("/workspaces/{id}/activity", get(workspaces::activity))
         .route("/workspaces/{id}/exec", post(exec::exec))
         .route(

@@ -15,6 +15,17 @@ pub struct Metrics {
     terminals_live: AtomicI64,
     terminal_bytes_in: AtomicU64,
     terminal_bytes_out: AtomicU64,
+    /// Reads the resumable sessions' gauges when metrics are rendered.
+    sessions: std::sync::OnceLock<Box<dyn Fn() -> SessionGauges + Send + Sync>>,
+}
+
+/// What the resumable terminal sessions hold right now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionGauges {
+    pub live: usize,
+    pub detached: usize,
+    /// Bytes held in their replay buffers.
+    pub replay_bytes: usize,
 }
 
 /// Outcomes of an EIC session request.
@@ -58,6 +69,11 @@ impl Metrics {
         self.terminals_live.fetch_add(delta, Ordering::Relaxed);
     }
 
+    /// Where the resumable sessions' gauges are read from (set once, by their registry).
+    pub fn read_sessions_from(&self, read: impl Fn() -> SessionGauges + Send + Sync + 'static) {
+        let _ = self.sessions.set(Box::new(read));
+    }
+
     pub fn terminal_bytes(&self, input: u64, output: u64) {
         self.terminal_bytes_in.fetch_add(input, Ordering::Relaxed);
         self.terminal_bytes_out.fetch_add(output, Ordering::Relaxed);
@@ -83,6 +99,29 @@ impl Metrics {
             "terminal_sessions_live {}",
             self.terminals_live.load(Ordering::Relaxed)
         );
+        let g = self.sessions.get().map(|read| read()).unwrap_or_default();
+        for (name, help, value) in [
+            (
+                "terminal_resumable_sessions",
+                "Resumable terminal sessions alive.",
+                g.live,
+            ),
+            (
+                "terminal_resumable_detached",
+                "Resumable sessions with no socket attached.",
+                g.detached,
+            ),
+            (
+                "terminal_replay_bytes",
+                "Bytes held in resumable sessions' replay buffers.",
+                g.replay_bytes,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
+        }
         out.push_str("# HELP terminal_bytes_total Bytes carried by terminals, by direction.\n");
         out.push_str("# TYPE terminal_bytes_total counter\n");
         let _ = writeln!(

@@ -103,6 +103,15 @@ pub struct OrgToken {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// A terminal ticket as stored (by its hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredTicket {
+    pub workspace_id: WorkspaceId,
+    /// The resumable session it may only view, if it is a viewer's ticket.
+    pub view_session: Option<String>,
+    pub expires_at_ms: i64,
+}
+
 /// A new audit row. Never holds command output or secrets.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewActivity {
@@ -220,16 +229,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     async fn touch_org_token(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError>;
 
-    /// Stores a terminal ticket; expired tickets are purged on the way.
+    /// Stores a terminal ticket (one that only views `view_session`, when given); expired
+    /// tickets are purged on the way.
     async fn insert_ticket(
         &self,
         hash: &str,
         ws: WorkspaceId,
+        view_session: Option<&str>,
         expires_at_ms: i64,
         now_ms: i64,
     ) -> Result<(), StoreError>;
-    /// Removes and returns a ticket (workspace, expiry in unix ms): each ticket is taken once.
-    async fn take_ticket(&self, hash: &str) -> Result<Option<(WorkspaceId, i64)>, StoreError>;
+    /// Removes and returns a ticket: each ticket is taken once.
+    async fn take_ticket(&self, hash: &str) -> Result<Option<StoredTicket>, StoreError>;
 
     async fn insert_activity(&self, row: &NewActivity) -> Result<i64, StoreError>;
     /// Newest first, optionally of one type.

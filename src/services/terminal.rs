@@ -1,19 +1,23 @@
 //! The terminal use case (SPEC §5.3): single-use tickets, opening the shell before the socket is
 //! upgraded (so every failure is an HTTP answer), and running the bridge to its end, with the
 //! session's metrics and audit row. The socket is the HTTP layer's; here it is a `Sink`/`Stream`
-//! of the bridge's frames.
+//! of the bridge's frames. Resumable sessions are in `terminal/sessions.rs`.
+
+mod sessions;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
 use futures_util::{Sink, Stream};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
+use self::sessions::Registry;
+pub use self::sessions::{Attaching, SessionView};
 use super::{Ports, ServiceError, live};
 use crate::access::{Access, TICKET_TTL};
 use crate::audit::{self, Kind};
@@ -21,8 +25,16 @@ use crate::auth::Caller;
 use crate::backend::{BackendError, Bound, TermSize, TerminalControl, TerminalSession};
 use crate::metrics::Metrics;
 use crate::terminal::protocol::{MAX_DIMENSION, valid_size};
-use crate::terminal::{BridgeConfig, ClientFrame, ServerFrame, bridge};
+use crate::terminal::{BridgeConfig, ClientFrame, ServerFrame, SessionLimits, bridge};
 use crate::workspace::{Workspace, WorkspaceId};
+
+/// The body of a ticket request for a viewer: `{"session": sid, "mode": "view"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketBody {
+    session: String,
+    mode: String,
+}
 
 /// A terminal ticket, for browsers, which cannot set headers on a WebSocket.
 #[derive(Debug, Serialize)]
@@ -55,6 +67,8 @@ pub struct Terminals {
     shutdown: CancellationToken,
     /// Sessions still running: shutdown waits for each to close and write its audit row.
     sessions: TaskTracker,
+    /// The resumable sessions (SPEC §12).
+    resumable: Arc<Registry>,
 }
 
 impl Terminals {
@@ -62,10 +76,14 @@ impl Terminals {
         ports: Ports,
         access: Arc<Access>,
         metrics: Arc<Metrics>,
-        bridge: BridgeConfig,
+        (bridge, limits): (BridgeConfig, SessionLimits),
         shutdown: CancellationToken,
         sessions: TaskTracker,
     ) -> Self {
+        let resumable = Arc::new(Registry::new(limits));
+        let gauges = Arc::downgrade(&resumable);
+        metrics
+            .read_sessions_from(move || gauges.upgrade().map(|r| r.gauges()).unwrap_or_default());
         Self {
             ports,
             access,
@@ -73,12 +91,28 @@ impl Terminals {
             bridge,
             shutdown,
             sessions,
+            resumable,
         }
     }
 
-    pub async fn ticket(&self, ws: &Workspace) -> Result<Ticket, ServiceError> {
+    /// A ticket for `ws`; with a body naming a session, one that only views that session.
+    pub async fn ticket(
+        &self,
+        ws: &Workspace,
+        body: Option<TicketBody>,
+    ) -> Result<Ticket, ServiceError> {
+        let view = match body {
+            None => None,
+            Some(TicketBody { session, mode }) => {
+                if mode != "view" {
+                    return Err(ServiceError::invalid(r#"mode must be "view""#));
+                }
+                self.resumable.get(ws.id, &session)?;
+                Some(session)
+            }
+        };
         Ok(Ticket {
-            ticket: self.access.issue_ticket(ws.id).await?,
+            ticket: self.access.issue_ticket(ws.id, view.as_deref()).await?,
             expires_in: TICKET_TTL.as_secs(),
         })
     }
@@ -103,28 +137,40 @@ impl Terminals {
         })
     }
 
-    /// Opens the login shell of a prepared request.
-    pub async fn open(&self, caller: Caller, prepared: Prepared) -> Result<Opened, ServiceError> {
-        let Prepared { bound: b, size } = prepared;
-        let ws = &b.target.workspace;
-        let session = match b.backend.open_terminal(&b.target, size).await {
-            Ok(session) => session,
+    /// Opens the login shell of a prepared request: the shell, or why the way to the workspace
+    /// failed (said inside the socket).
+    async fn open_shell(
+        &self,
+        prepared: &Prepared,
+    ) -> Result<Result<TerminalSession, String>, ServiceError> {
+        let b = &prepared.bound;
+        match b.backend.open_terminal(&b.target, prepared.size).await {
+            Ok(shell) => Ok(Ok(shell)),
             Err(BackendError::NotRunning) => {
-                return Err(ServiceError::NotFound("container not running".into()));
+                Err(ServiceError::NotFound("container not running".into()))
             }
             Err(e @ (BackendError::Gateway(_) | BackendError::Unconfigured(_))) => {
                 let message = e.to_string();
-                tracing::warn!(workspace_id = %ws.id, error = %message, "terminal failed to open");
-                return Ok(Opened::Refused(message));
+                let id = b.target.workspace.id;
+                tracing::warn!(workspace_id = %id, error = %message, "terminal failed to open");
+                Ok(Err(message))
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Opens the login shell of a prepared request; closing its socket ends it.
+    pub async fn open(&self, caller: Caller, prepared: Prepared) -> Result<Opened, ServiceError> {
+        let session = match self.open_shell(&prepared).await? {
+            Ok(shell) => shell,
+            Err(refused) => return Ok(Opened::Refused(refused)),
         };
         Ok(Opened::Shell(Pending {
             guard: KillGuard(Some(session.control.clone())),
             session: Some(session),
             caller,
-            workspace_id: ws.id,
-            size,
+            workspace_id: prepared.bound.target.workspace.id,
+            size: prepared.size,
             ports: self.ports.clone(),
             metrics: self.metrics.clone(),
             bridge: self.bridge,

@@ -162,6 +162,7 @@ impl From<AllowlistRow> for AllowlistEntry {
 #[derive(sqlx::FromRow)]
 pub struct TicketRow {
     pub workspace_id: Uuid,
+    pub view_session: Option<String>,
     pub expires_at_ms: i64,
 }
 

@@ -26,7 +26,7 @@ macro_rules! finish_store {
 
             use $crate::store::rows::*;
             use $crate::store::{
-                Activity, AllowlistEntry, NewActivity, OrgToken, StoreError, WorkspaceFields,
+                Activity, AllowlistEntry, NewActivity, OrgToken, StoreError, StoredTicket, WorkspaceFields,
                 WorkspaceToken, MAX_TREE_DEPTH,
             };
             use $crate::workspace::{Status, Workspace, WorkspaceId};

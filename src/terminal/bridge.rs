@@ -213,35 +213,14 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
-    use async_trait::async_trait;
     use futures_channel::mpsc as fmpsc;
     use tokio::io::AsyncReadExt;
 
     use super::*;
-    use crate::backend::{BackendError, TermSize, TerminalControl};
-
-    /// Records what the bridge asked of the shell.
-    #[derive(Default)]
-    struct Fake {
-        resizes: Mutex<Vec<TermSize>>,
-        killed: Mutex<bool>,
-    }
-
-    #[async_trait]
-    impl TerminalControl for Fake {
-        async fn resize(&self, size: TermSize) -> Result<(), BackendError> {
-            self.resizes.lock().unwrap().push(size);
-            Ok(())
-        }
-        async fn exit_code(&self) -> Result<Option<i64>, BackendError> {
-            Ok(Some(3))
-        }
-        async fn kill(&self) {
-            *self.killed.lock().unwrap() = true;
-        }
-    }
+    use crate::backend::{BackendError, TermSize};
+    use crate::terminal::fake::FakeControl as Fake;
 
     struct Rig {
         shell_out: fmpsc::UnboundedSender<Result<Bytes, BackendError>>,

@@ -71,6 +71,9 @@ const ROWS: &[Row] = &[
     row("POST", "/workspaces/{id}/terminal/ticket", Workspace, 200, None),
     // Past auth, a plain GET (no upgrade headers) is a bad request.
     row("GET", "/workspaces/{id}/terminal", Workspace, 400, None),
+    row("GET", "/workspaces/{id}/terminal/sessions", Workspace, 200, None),
+    // Past auth, a session that does not exist.
+    row("DELETE", "/workspaces/{id}/terminal/sessions/{sid}", Workspace, 404, None),
     row("GET", "/workspaces/{id}/activity", Workspace, 200, None),
     row("POST", "/workspaces/{id}/exec", Workspace, 503, Some(r#"{"argv":["true"]}"#)),
     row("GET", "/workspaces/{id}/files", Workspace, 503, None),
@@ -217,7 +220,7 @@ async fn ticket_for(app: &TestApp, cred: Cred, f: &Fixture) -> Option<String> {
             let id = WorkspaceId(f.target.parse().unwrap());
             app.store()
                 .await
-                .insert_ticket(&hash_token(ticket), id, now - 1_000, now - 31_000)
+                .insert_ticket(&hash_token(ticket), id, None, now - 1_000, now - 31_000)
                 .await
                 .unwrap();
             Some(ticket.to_owned())
@@ -243,7 +246,8 @@ async fn send(app: &TestApp, row: &Row, cred: Cred, f: &Fixture) -> u16 {
         .replace("{id}", id)
         .replace("{token_id}", token_id)
         .replace("{*path}", "notes/a.txt")
-        .replace("{name}", "some-plugin");
+        .replace("{name}", "some-plugin")
+        .replace("{sid}", "0123456789abcdef0123456789abcdef");
     if let Cred::QueryToken = cred {
         path = format!(
             "{path}?token={0}&auth_token={0}&access_token={0}",

@@ -21,6 +21,8 @@ mod hostile_input;
 mod persistence;
 mod plugin_failures;
 mod plugins;
+mod session_client;
+mod sessions;
 mod slow_clients;
 mod tenant;
 mod tickets;

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use uuid::Uuid;
-use workspace_server::store::{OrgToken, Store, WorkspaceToken};
+use workspace_server::store::{OrgToken, Store, StoredTicket, WorkspaceToken};
 use workspace_server::workspace::{Status, WorkspaceId};
 
 use crate::workspace;
@@ -158,14 +158,30 @@ pub async fn org_tokens(store: &dyn Store) {
 pub async fn tickets_are_taken_once(store: &dyn Store) {
     let ws = WorkspaceId::new();
     let hash = format!("ticket-{ws}");
-    store.insert_ticket(&hash, ws, 2_000, 1_000).await.unwrap();
-    assert_eq!(store.take_ticket(&hash).await.unwrap(), Some((ws, 2_000)));
+    store
+        .insert_ticket(&hash, ws, None, 2_000, 1_000)
+        .await
+        .unwrap();
+    let taken = StoredTicket {
+        workspace_id: ws,
+        view_session: None,
+        expires_at_ms: 2_000,
+    };
+    assert_eq!(store.take_ticket(&hash).await.unwrap(), Some(taken));
     assert_eq!(store.take_ticket(&hash).await.unwrap(), None);
+    // A viewer's ticket keeps the session it may view.
+    let viewer = format!("viewer-{ws}");
+    store
+        .insert_ticket(&viewer, ws, Some("0123abcd"), 2_000, 1_000)
+        .await
+        .unwrap();
+    let taken = store.take_ticket(&viewer).await.unwrap().unwrap();
+    assert_eq!(taken.view_session.as_deref(), Some("0123abcd"));
     // Inserting purges tickets that expired before `now`.
     let stale = format!("stale-{ws}");
-    store.insert_ticket(&stale, ws, 10, 5).await.unwrap();
+    store.insert_ticket(&stale, ws, None, 10, 5).await.unwrap();
     store
-        .insert_ticket(&format!("fresh-{ws}"), ws, 100, 50)
+        .insert_ticket(&format!("fresh-{ws}"), ws, None, 100, 50)
         .await
         .unwrap();
     assert_eq!(store.take_ticket(&stale).await.unwrap(), None);

@@ -165,6 +165,7 @@ macro_rules! token_methods {
                 &self,
                 hash: &str,
                 ws: WorkspaceId,
+                view_session: Option<&str>,
                 expires_at_ms: i64,
                 now_ms: i64,
             ) -> Result<(), StoreError> {
@@ -174,11 +175,12 @@ macro_rules! token_methods {
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query(
-                    "INSERT INTO terminal_tickets (ticket_hash, workspace_id, expires_at_ms) \
-                     VALUES ($1, $2, $3)",
+                    "INSERT INTO terminal_tickets \
+                     (ticket_hash, workspace_id, view_session, expires_at_ms) VALUES ($1, $2, $3, $4)",
                 )
                 .bind(hash)
                 .bind(ws.0)
+                .bind(view_session)
                 .bind(expires_at_ms)
                 .execute(&mut *tx)
                 .await?;
@@ -189,15 +191,19 @@ macro_rules! token_methods {
             async fn take_ticket(
                 &self,
                 hash: &str,
-            ) -> Result<Option<(WorkspaceId, i64)>, StoreError> {
+            ) -> Result<Option<StoredTicket>, StoreError> {
                 Ok(sqlx::query_as::<_, TicketRow>(
                     "DELETE FROM terminal_tickets WHERE ticket_hash = $1 \
-                     RETURNING workspace_id, expires_at_ms",
+                     RETURNING workspace_id, view_session, expires_at_ms",
                 )
                 .bind(hash)
                 .fetch_optional(&self.pool)
                 .await?
-                .map(|r| (WorkspaceId(r.workspace_id), r.expires_at_ms)))
+                .map(|r| StoredTicket {
+                    workspace_id: WorkspaceId(r.workspace_id),
+                    view_session: r.view_session,
+                    expires_at_ms: r.expires_at_ms,
+                }))
             }
         ] }
     };

@@ -1,0 +1,318 @@
+//! Resumable terminal sessions (SPEC §12): the registry of live sessions, opening one, resuming
+//! or viewing one, listing and killing them; each session's lifetime (its grace after the last
+//! socket) and its one audit row.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use futures_util::{Sink, Stream};
+use serde::Serialize;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::task_tracker::TaskTrackerToken;
+
+use super::{Prepared, Terminals};
+use crate::audit::{self, Kind};
+use crate::auth::Caller;
+use crate::metrics::SessionGauges;
+use crate::services::views::Done;
+use crate::services::{ServiceError, live};
+use crate::sync::Locked;
+use crate::terminal::attach::{Start, attach};
+use crate::terminal::session::{End, Mode, Session, Starter, new_id};
+use crate::terminal::{BridgeConfig, ClientFrame, ServerFrame, SessionLimits};
+use crate::workspace::{Workspace, WorkspaceId};
+
+/// A session as `GET /workspaces/{id}/terminal/sessions` lists it.
+#[derive(Debug, Serialize)]
+pub struct SessionView {
+    pub session: String,
+    pub created_at: DateTime<Utc>,
+    /// Sockets attached now.
+    pub attached: usize,
+    /// The live offset: bytes output so far.
+    pub offset: u64,
+    pub cols: u16,
+    pub rows: u16,
+    pub exited: bool,
+}
+
+/// The live sessions, by id.
+pub(super) struct Registry {
+    limits: SessionLimits,
+    live: Mutex<HashMap<String, (WorkspaceId, Arc<Session>)>>,
+}
+
+fn not_found() -> ServiceError {
+    ServiceError::NotFound("terminal session not found".into())
+}
+
+impl Registry {
+    pub(super) fn new(limits: SessionLimits) -> Self {
+        Self {
+            limits,
+            live: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Session `id` of workspace `ws`.
+    pub(super) fn get(&self, ws: WorkspaceId, id: &str) -> Result<Arc<Session>, ServiceError> {
+        match self.live.locked().get(id) {
+            Some((owner, session)) if *owner == ws => Ok(session.clone()),
+            _ => Err(not_found()),
+        }
+    }
+
+    fn count(&self, ws: WorkspaceId) -> usize {
+        self.live
+            .locked()
+            .values()
+            .filter(|(o, _)| *o == ws)
+            .count()
+    }
+
+    fn quota(&self) -> ServiceError {
+        ServiceError::Quota(format!(
+            "a workspace may have at most {} resumable terminal sessions; end one first",
+            self.limits.per_workspace
+        ))
+    }
+
+    /// Adds a session unless the workspace is at its limit.
+    fn insert(&self, ws: WorkspaceId, session: &Arc<Session>) -> Result<(), ServiceError> {
+        let mut live = self.live.locked();
+        if live.values().filter(|(o, _)| *o == ws).count() >= self.limits.per_workspace {
+            return Err(self.quota());
+        }
+        live.insert(session.id.clone(), (ws, session.clone()));
+        Ok(())
+    }
+
+    fn remove(&self, id: &str) {
+        self.live.locked().remove(id);
+    }
+
+    pub(super) fn gauges(&self) -> SessionGauges {
+        let live = self.live.locked();
+        SessionGauges {
+            live: live.len(),
+            detached: live.values().filter(|(_, s)| s.attached() == 0).count(),
+            replay_bytes: live.values().map(|(_, s)| s.held()).sum(),
+        }
+    }
+}
+
+impl Terminals {
+    /// Opens a resumable session in the prepared workspace; `Err(message)` inside `Ok` when the
+    /// way to the workspace failed after the request was accepted (said inside the socket).
+    pub async fn open_session(
+        &self,
+        caller: Caller,
+        prepared: Prepared,
+    ) -> Result<Result<Attaching, String>, ServiceError> {
+        let ws = prepared.bound.target.workspace.id;
+        if self.resumable.count(ws) >= self.resumable.limits.per_workspace {
+            return Err(self.resumable.quota());
+        }
+        let shell = match self.open_shell(&prepared).await? {
+            Ok(shell) => shell,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let limits = self.resumable.limits;
+        let (session, starter) =
+            Session::start(new_id(), shell, prepared.size, limits.replay_bytes);
+        if let Err(e) = self.resumable.insert(ws, &session) {
+            session.kill().await;
+            return Err(e);
+        }
+        tracing::info!(workspace_id = %ws, session = %session.id, "resumable terminal session opened");
+        let tracked = self.sessions.token();
+        tokio::spawn(supervise(
+            self.clone_for_session(),
+            session.clone(),
+            caller,
+            ws,
+            tracked,
+        ));
+        Ok(Ok(self.attaching(
+            session,
+            Mode::Write,
+            Start::New,
+            Some(starter),
+        )))
+    }
+
+    /// Attaches to session `id` of `ws` from `offset` (0 when absent): a writer, or a viewer.
+    pub fn resume(
+        &self,
+        ws: &Workspace,
+        id: &str,
+        offset: Option<u64>,
+        mode: Mode,
+    ) -> Result<Attaching, ServiceError> {
+        live(ws)?;
+        let session = self.resumable.get(ws.id, id)?;
+        let offset = offset.unwrap_or(0);
+        if offset > session.summary().0 {
+            return Err(ServiceError::invalid("offset is past the session's output"));
+        }
+        Ok(self.attaching(session, mode, Start::At(offset), None))
+    }
+
+    fn attaching(
+        &self,
+        session: Arc<Session>,
+        mode: Mode,
+        start: Start,
+        starter: Option<Starter>,
+    ) -> Attaching {
+        Attaching {
+            session,
+            mode,
+            start,
+            starter,
+            bridge: self.bridge,
+            cancel: self.shutdown.child_token(),
+            _tracked: self.sessions.token(),
+        }
+    }
+
+    /// The live sessions of `ws`, oldest first.
+    pub fn list_sessions(&self, ws: &Workspace) -> Vec<SessionView> {
+        let live = self.resumable.live.locked();
+        let mut views: Vec<SessionView> = live
+            .values()
+            .filter(|(owner, _)| *owner == ws.id)
+            .map(|(_, s)| {
+                let (offset, size, exited) = s.summary();
+                SessionView {
+                    session: s.id.clone(),
+                    created_at: s.created_at,
+                    attached: s.attached(),
+                    offset,
+                    cols: size.cols,
+                    rows: size.rows,
+                    exited,
+                }
+            })
+            .collect();
+        views.sort_by_key(|v| v.created_at);
+        views
+    }
+
+    /// Kills session `id` of `ws` now; its sockets get the end of its output and close.
+    pub async fn kill_session(&self, ws: &Workspace, id: &str) -> Result<Done, ServiceError> {
+        let session = self.resumable.get(ws.id, id)?;
+        session.kill().await;
+        Ok(Done { status: "killed" })
+    }
+
+    /// What a session's supervisor needs of the service.
+    fn clone_for_session(&self) -> Lifetime {
+        Lifetime {
+            registry: self.resumable.clone(),
+            store: self.ports.store.clone(),
+            grace: self.resumable.limits.detach_grace,
+            shutdown: self.shutdown.clone(),
+        }
+    }
+}
+
+struct Lifetime {
+    registry: Arc<Registry>,
+    store: Arc<dyn crate::store::Store>,
+    grace: std::time::Duration,
+    shutdown: CancellationToken,
+}
+
+/// Keeps a session until its grace after the last socket runs out, it is killed, or the server
+/// stops; then kills its shell, drops it and writes its one audit row.
+async fn supervise(
+    life: Lifetime,
+    session: Arc<Session>,
+    caller: Caller,
+    ws: WorkspaceId,
+    _tracked: TaskTrackerToken,
+) {
+    let end = session.lifetime(life.grace, &life.shutdown).await;
+    let exit = session.exit();
+    session.kill().await;
+    life.registry.remove(&session.id);
+    let ended = match (exit, end) {
+        (Some(_), _) => "exited",
+        (None, End::Grace) => "detach_grace",
+        (None, End::Killed) => "killed",
+        (None, End::Shutdown) => "shutdown",
+    };
+    tracing::info!(workspace_id = %ws, session = %session.id, ended, "resumable terminal session ended");
+    let t = session.tally();
+    let (_, size, _) = session.summary();
+    let row = audit::row(ws, Kind::Terminal, &caller, "GET", "terminal session")
+        .with_details(json!({
+            "session": session.id,
+            "resumable": true,
+            "attaches": t.attaches,
+            "cols": size.cols,
+            "rows": size.rows,
+            "bytes_in": t.bytes_in,
+            "bytes_out": t.bytes_out,
+            "dropped_view_frames": t.dropped,
+            "exit_code": exit.flatten(),
+            "ended": ended,
+        }))
+        .with_duration(
+            (Utc::now() - session.created_at)
+                .to_std()
+                .unwrap_or_default(),
+        )
+        .started_at(session.created_at);
+    audit::record_or_defer(life.store, row).await;
+}
+
+/// A socket about to attach to a session. A new session whose first socket never attached (the
+/// upgrade failed) is killed when this is dropped.
+pub struct Attaching {
+    session: Arc<Session>,
+    mode: Mode,
+    start: Start,
+    starter: Option<Starter>,
+    bridge: BridgeConfig,
+    cancel: CancellationToken,
+    _tracked: TaskTrackerToken,
+}
+
+impl Attaching {
+    pub async fn run<Tx, Rx>(mut self, tx: Tx, rx: Rx)
+    where
+        Tx: Sink<ServerFrame> + Unpin,
+        Rx: Stream<Item = ClientFrame> + Unpin,
+    {
+        let session = self.session.clone();
+        let starter = self.starter.take();
+        let attached = attach(
+            session,
+            self.mode,
+            self.start,
+            tx,
+            rx,
+            self.cancel.clone(),
+            self.bridge,
+        );
+        // The pump of a new session starts once its first socket has joined (at offset 0).
+        let started = async {
+            tokio::task::yield_now().await;
+            drop(starter);
+        };
+        let (_left, ()) = tokio::join!(attached, started);
+    }
+}
+
+impl Drop for Attaching {
+    fn drop(&mut self) {
+        if self.starter.take().is_some() {
+            let session = self.session.clone();
+            tokio::spawn(async move { session.kill().await });
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! One socket attached to a resumable session: the `session` frame, the replay from the client's
+//! offset (or a snapshot when that is no longer kept), then live output; input and resizes from a
+//! writer, none from a viewer. Generic over `Sink`/`Stream` of the protocol's frames, like the
+//! bridge, so it is tested with channels.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use serde::Serialize;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::BridgeConfig;
+use super::protocol::{CLOSE_GOING_AWAY, ClientFrame, Control, ServerFrame};
+use super::ring::Standing;
+use super::session::{Mode, Session};
+use crate::sync::Locked;
+
+/// Largest output frame an attachment sends, in bytes.
+const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// The first frame of every attachment, and of a catch-up by snapshot.
+#[derive(Debug, Serialize)]
+struct SessionFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    session: &'a str,
+    offset: u64,
+    live: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snapshot: Option<String>,
+}
+
+/// Where an attachment starts reading.
+#[derive(Clone, Copy, Debug)]
+pub enum Start {
+    /// A new session: from its first byte.
+    New,
+    /// A resume from the client's offset.
+    At(u64),
+}
+
+/// How an attachment ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Left {
+    /// The shell ended and the socket got all its output and the exit code.
+    Exited,
+    /// The client went away (the session lives on).
+    ClientClosed,
+    Idle,
+    Shutdown,
+}
+
+/// Attaches `tx`/`rx` to `session` until the client leaves, the shell ends or `cancel` fires.
+pub async fn attach<Tx, Rx>(
+    session: Arc<Session>,
+    mode: Mode,
+    start: Start,
+    mut tx: Tx,
+    mut rx: Rx,
+    cancel: CancellationToken,
+    config: BridgeConfig,
+) -> Left
+where
+    Tx: Sink<ServerFrame> + Unpin,
+    Rx: Stream<Item = ClientFrame> + Unpin,
+{
+    let mut end = session.end.subscribe();
+    let (attachment, mut pos, first) = {
+        let mut s = session.state.locked();
+        let live = s.ring.end();
+        let (pos, snapshot) = match start {
+            Start::New => (s.ring.start(), None),
+            Start::At(n) if s.ring.position(n) == Standing::Kept => (n, None),
+            Start::At(_) => (live, Some(s.screen.snapshot())),
+        };
+        let frame = session_frame(&session.id, pos, live, snapshot);
+        (session.join(&mut s, mode, pos), pos, frame)
+    };
+    let mut left = Left::ClientClosed;
+    let mut last_activity = Instant::now();
+    let mut ping = tokio::time::interval_at(Instant::now() + config.ping_every, config.ping_every);
+    let mut idle = tokio::time::interval(config.idle_after.min(Duration::from_secs(1)));
+    let mut closing = None;
+    if tx.send(first).await.is_err() {
+        session.leave(attachment);
+        return left;
+    }
+    loop {
+        // What can be sent now: output past `pos`, a snapshot for a viewer left behind, or the end.
+        let next = {
+            let mut s = session.state.locked();
+            end.borrow_and_update();
+            match s.ring.position(pos) {
+                _ if pos < s.ring.end() && s.ring.position(pos) == Standing::Kept => {
+                    let bytes = s.ring.read(pos, MAX_FRAME_BYTES);
+                    Some(ServerFrame::Output(bytes))
+                }
+                Standing::Dropped => {
+                    pos = s.ring.end();
+                    Some(session_frame(
+                        &session.id,
+                        pos,
+                        pos,
+                        Some(s.screen.snapshot()),
+                    ))
+                }
+                _ => match s.exit {
+                    Some(code) => {
+                        closing = Some(ServerFrame::exited(code));
+                        left = Left::Exited;
+                        None
+                    }
+                    None => {
+                        if let Some(p) = s.writers.get_mut(&attachment) {
+                            *p = pos;
+                        }
+                        None
+                    }
+                },
+            }
+        };
+        if left == Left::Exited {
+            break;
+        }
+        if let Some(frame) = next {
+            if let ServerFrame::Output(bytes) = &frame {
+                pos += bytes.len() as u64;
+                last_activity = Instant::now();
+            }
+            if tx.send(frame).await.is_err() {
+                break;
+            }
+            if mode == Mode::Write {
+                session.state.locked().writers.insert(attachment, pos);
+                session.progress.notify_one();
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = end.changed() => {}
+            frame = rx.next() => match frame.unwrap_or(ClientFrame::Close) {
+                ClientFrame::Close => break,
+                ClientFrame::Input(bytes) => {
+                    last_activity = Instant::now();
+                    if mode == Mode::View {
+                        session.state.locked().tally.dropped += 1;
+                        continue;
+                    }
+                    session.state.locked().tally.bytes_in += bytes.len() as u64;
+                    let _ = session.input.send(bytes).await;
+                }
+                ClientFrame::Control(Control::Resize(size)) => {
+                    last_activity = Instant::now();
+                    if mode == Mode::View {
+                        session.state.locked().tally.dropped += 1;
+                        continue;
+                    }
+                    {
+                        let mut s = session.state.locked();
+                        s.size = size;
+                        s.screen.resize(size);
+                    }
+                    if let Err(e) = session.control.resize(size).await {
+                        tracing::debug!(error = %e, "resize failed");
+                    }
+                }
+                ClientFrame::Control(Control::Ping) => {
+                    last_activity = Instant::now();
+                    if tx.send(ServerFrame::pong()).await.is_err() {
+                        break;
+                    }
+                }
+                ClientFrame::BadControl(why) => {
+                    if tx.send(ServerFrame::Text(format!("Error: {why}\r\n"))).await.is_err() {
+                        break;
+                    }
+                }
+                ClientFrame::Other => {}
+            },
+            _ = ping.tick() => {
+                if tx.send(ServerFrame::Ping).await.is_err() {
+                    break;
+                }
+            }
+            _ = idle.tick() => {
+                if last_activity.elapsed() >= config.idle_after {
+                    left = Left::Idle;
+                    closing = Some(ServerFrame::Close { code: CLOSE_GOING_AWAY, reason: "idle timeout".into() });
+                    break;
+                }
+            }
+            () = cancel.cancelled() => {
+                left = Left::Shutdown;
+                closing = Some(ServerFrame::Close { code: CLOSE_GOING_AWAY, reason: "server shutting down".into() });
+                break;
+            }
+        }
+    }
+    session.leave(attachment);
+    if let Some(frame) = closing {
+        let _ = tx.send(frame).await;
+    }
+    let _ = tx.close().await;
+    left
+}
+
+#[cfg(test)]
+mod tests;
+
+fn session_frame(id: &str, offset: u64, live: u64, snapshot: Option<String>) -> ServerFrame {
+    let frame = SessionFrame {
+        kind: "session",
+        session: id,
+        offset,
+        live,
+        snapshot,
+    };
+    ServerFrame::Text(serde_json::to_string(&frame).unwrap_or_default())
+}
