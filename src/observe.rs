@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 
-use crate::backend::{BackendError, Backends, Observed, Target};
+use crate::backend::{BackendError, Backends, Observed, PING_TIMEOUT, Target};
 use crate::store::Store;
 use crate::workspace::{Placement, Status, Workspace};
 
@@ -28,7 +28,8 @@ pub fn followed(status: Status, seen: &Observed) -> Option<(Status, Option<&'sta
 }
 
 /// Brings the status of the local workspaces among `workspaces` in line with the engine, storing
-/// what changed. When the engine cannot be asked, the stored statuses are answered as they are.
+/// what changed. When the engine cannot be asked, or does not answer within `PING_TIMEOUT`, the
+/// stored statuses are answered as they are.
 pub async fn follow_engine(store: &dyn Store, backends: &Backends, workspaces: &mut [Workspace]) {
     let Some(local) = &backends.local else {
         return;
@@ -47,10 +48,15 @@ pub async fn follow_engine(store: &dyn Store, backends: &Backends, workspaces: &
     if candidates.is_empty() {
         return;
     }
-    let seen = match local.observe(&candidates).await {
-        Ok(seen) => seen,
-        Err(e) => {
+    // A slow engine (busy killing a thousand execs, say) must not hold up a read of the registry.
+    let seen = match tokio::time::timeout(PING_TIMEOUT, local.observe(&candidates)).await {
+        Ok(Ok(seen)) => seen,
+        Ok(Err(e)) => {
             tracing::debug!(error = %e, "could not ask the engine for workspace states");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!("the engine did not say how workspaces are within {PING_TIMEOUT:?}");
             return;
         }
     };

@@ -8,6 +8,7 @@ mod echo;
 mod exec;
 mod files;
 mod scale;
+mod sessions;
 mod ssh;
 mod terminal;
 
@@ -56,26 +57,35 @@ impl Bench {
         }
     }
 
-    /// The same workspaces on a fresh server process on `data`, started once this one has stopped.
-    async fn restart(self, data: &Path) -> Bench {
+    /// The same workspaces on a fresh server process on `data` (with `args`), started once this
+    /// one has stopped.
+    async fn restart(self, data: &Path, args: &[String]) -> Bench {
         drop(self.server);
         Bench {
-            server: launch(data).await,
+            server: launch_with(data, args).await,
             ..self
         }
     }
 
     pub async fn terminal(&self, id: &str) -> Socket {
-        self.server.terminal_at(id, "?cols=200&rows=50").await
+        self.server.terminal_at(id, PLAIN).await
     }
 
     /// A terminal on workspace `id` in which `keys` have been typed.
     pub async fn typed(&self, id: &str, keys: &str) -> Socket {
-        let mut socket = self.terminal(id).await;
+        self.typed_at(id, PLAIN, keys).await
+    }
+
+    /// The same, with the terminal opened by `query`.
+    pub async fn typed_at(&self, id: &str, query: &str, keys: &str) -> Socket {
+        let mut socket = self.server.terminal_at(id, query).await;
         socket.send(Message::Text(keys.into())).await.unwrap();
         socket
     }
 }
+
+/// The query of the figures' plain terminals.
+pub const PLAIN: &str = "?cols=200&rows=50";
 
 /// The instance of EC2 workspace number `n` of this run (each has one of its own).
 pub fn instance(n: u64) -> String {
@@ -85,7 +95,12 @@ pub fn instance(n: u64) -> String {
 /// The server as the figures want it: quiet logs, and a client that keeps its connections, as
 /// one timing requests would.
 async fn launch(data: &Path) -> Server {
+    launch_with(data, &[]).await
+}
+
+async fn launch_with(data: &Path, args: &[String]) -> Server {
     let launch = Launch {
+        args,
         log: "warn",
         keep_alive: true,
         ..Launch::default()
@@ -110,10 +125,18 @@ async fn main() {
     exec::exec(&bench).await;
     files::files(&bench).await;
     terminal::flow_control(&bench).await;
+    sessions::throughput(&bench).await;
+    sessions::resume_latency(&bench).await;
     // Scale on a fresh server process, so that the earlier figures do not colour its memory.
-    let bench = bench.restart(data.path()).await;
-    scale::terminals(&bench).await;
+    let bench = bench.restart(data.path(), &[]).await;
+    let plain_kib = scale::terminals(&bench).await;
     scale::concurrent_execs(&bench).await;
+    // Detached sessions on a fresh server too, allowed as many as the figure opens.
+    let max = format!("--terminal-sessions-max={}", sessions::detached_count());
+    // The engine is still ending the thousand terminals' shells: let it settle first.
+    tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+    let bench = bench.restart(data.path(), &[max]).await;
+    sessions::detached(&bench, plain_kib).await;
     println!("\nwhole harness: {:.0} s", started.elapsed().as_secs_f64());
     let path = format!("/workspaces/{}", bench.local);
     let _ = bench.server.call("DELETE", &path, None).await;

@@ -30,8 +30,9 @@ async fn echoing(open: &mut [Socket]) -> usize {
     echoed
 }
 
-/// Figure 4: idle terminals, what each costs the server, and whether all echo.
-pub async fn terminals(b: &Bench) {
+/// Figure 4: idle terminals, what each costs the server, and whether all echo. Answers the
+/// memory per terminal, in KiB.
+pub async fn terminals(b: &Bench) -> f64 {
     let sessions = env_usize("WSS_BENCH_SESSIONS", 1000);
     let pid = b.server.pid();
     // One request first, so that what the server sets up on its first use is in the baseline.
@@ -72,6 +73,7 @@ pub async fn terminals(b: &Bench) {
     for socket in open.iter_mut() {
         let _ = socket.close(None).await;
     }
+    per
 }
 
 /// Figure 4, continued: concurrent execs of `sleep 1`, all of which must succeed.

@@ -17,16 +17,17 @@ use crate::support::terminal::{Output, read_into};
 
 /// Where the CPU went during one measured run: the server's share and the machine's load.
 #[derive(Default, Clone, Copy)]
-struct CpuUse {
+pub struct CpuUse {
     /// Server CPU milliseconds per MiB carried.
     server_ms_per_mib: f64,
     /// Fraction of all the machine's CPU time that was busy.
     machine_busy: f64,
 }
 
-/// MiB/s of the flood through the server's terminal, and where the CPU went meanwhile.
-async fn ws_throughput(b: &Bench, id: &str) -> (f64, CpuUse) {
-    let mut socket = b.typed(id, "stty -echo\r").await;
+/// MiB/s of the flood through the server's terminal opened by `query`, and where the CPU went
+/// meanwhile.
+pub async fn ws_throughput(b: &Bench, id: &str, query: &str) -> (f64, CpuUse) {
+    let mut socket = b.typed_at(id, query, "stty -echo\r").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let pid = b.server.pid();
     let (cpu0, (busy0, total0)) = (cpu_secs(pid), machine_cpu());
@@ -92,11 +93,11 @@ async fn runs(b: &Bench) -> Runs {
                 .await
                 .unwrap(),
         );
-        let (rate, cpu) = ws_throughput(b, &b.local).await;
+        let (rate, cpu) = ws_throughput(b, &b.local, crate::PLAIN).await;
         r.docker.push(rate);
         r.docker_cpu.push(cpu);
         r.api.push(direct_api_throughput(b).await);
-        let (rate, cpu) = ws_throughput(b, &b.remote).await;
+        let (rate, cpu) = ws_throughput(b, &b.remote, crate::PLAIN).await;
         r.eic.push(rate);
         r.eic_cpu.push(cpu);
         r.ssh.push(cm.flood());

@@ -33,7 +33,7 @@ pub(crate) fn aws_calls(kind: &str, instance: &str) -> Vec<String> {
 }
 
 /// Command lines of live local processes that mention `needle`.
-fn processes_with(needle: &str) -> Vec<String> {
+pub(crate) fn processes_with(needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {

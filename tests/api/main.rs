@@ -23,6 +23,7 @@ mod plugin_failures;
 mod plugins;
 mod session_client;
 mod sessions;
+mod sessions_eic;
 mod slow_clients;
 mod tenant;
 mod tickets;

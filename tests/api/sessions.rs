@@ -8,7 +8,6 @@ use rand::Rng;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::eic::{eic_workspace, instance};
 use crate::helpers::{Options, TestApp};
 use crate::session_client::{Attached, attach, attach_as, refused};
 
@@ -20,7 +19,7 @@ async fn expect(a: &mut Attached, needle: &str, from: usize) {
 }
 
 /// A session on `id` with a prompt to type at.
-async fn new_session(app: &TestApp, id: &str) -> Attached {
+pub(crate) async fn new_session(app: &TestApp, id: &str) -> Attached {
     let a = attach(app, id, "session=new").await;
     assert_eq!(a.first["offset"], 0, "{}", a.first);
     assert_eq!(a.first["live"], 0, "{}", a.first);
@@ -28,7 +27,7 @@ async fn new_session(app: &TestApp, id: &str) -> Attached {
 }
 
 /// Drops `a`'s connection without a close frame, as a network failure does.
-fn cut(a: Attached) -> u64 {
+pub(crate) fn cut(a: Attached) -> u64 {
     let offset = a.offset();
     drop(a.socket);
     offset
@@ -37,7 +36,7 @@ fn cut(a: Attached) -> u64 {
 /// A reference socket reads the whole output of `seq 1 100000` while another is cut at 100
 /// random byte offsets (it keeps only the bytes before the point, as if the rest never arrived)
 /// and resumed each time from there: the two streams are identical.
-async fn resumes_exactly(app: &TestApp, id: &str) {
+pub(crate) async fn resumes_exactly(app: &TestApp, id: &str) {
     let mut reference = new_session(app, id).await;
     let sid = reference.id();
     let mut resumed = attach(app, id, &format!("session={sid}&offset=0")).await;
@@ -86,13 +85,6 @@ async fn an_abruptly_cut_socket_resumes_at_its_offset_with_no_byte_lost_or_repea
     let id = app.create_local(json!({ "name": "resume" })).await;
     resumes_exactly(&app, &id).await;
     app.remove(&id).await;
-}
-
-#[tokio::test]
-async fn an_eic_session_resumes_exactly_too() {
-    let app = Options::default().eic().spawn().await;
-    let id = eic_workspace(&app, &instance()).await;
-    resumes_exactly(&app, &id).await;
 }
 
 /// Every cell of a screen with its pen, and the cursor (row, column, visible).
