@@ -10,6 +10,16 @@ async fn main() -> std::process::ExitCode {
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
         return healthcheck().await;
     }
+    // `workspace-server workspaces|shell|exec|cp …`: the command-line client.
+    let args: Vec<String> = std::env::args().collect();
+    // The server takes no bare words, so one that names a command means the client.
+    if args
+        .iter()
+        .skip(1)
+        .any(|a| workspace_server::cli::COMMANDS.contains(&a.as_str()))
+    {
+        return std::process::ExitCode::from(workspace_server::cli::run(args).await);
+    }
     let config = Config::from_env().unwrap_or_else(|e| e.exit());
     // Colours only on a terminal: a log file or journal gets plain `key=value` lines.
     tracing_subscriber::fmt()

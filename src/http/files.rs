@@ -3,6 +3,7 @@
 use axum::extract::{FromRequestParts, RawPathParams, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
 use serde::Deserialize;
 
 use super::auth::WorkspaceCaller;
@@ -71,10 +72,12 @@ pub async fn read(
     Ok(axum::Json(content).into_response())
 }
 
+/// A file's new content: text, or base64 when `encoding` says so (as reads answer binary files).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WriteBody {
     content: String,
+    encoding: Option<String>,
 }
 
 pub async fn write(
@@ -84,7 +87,14 @@ pub async fn write(
     Json(body): Json<WriteBody>,
 ) -> Result<Response, ApiError> {
     let files = &state.services.files;
-    let saved = files.write(&caller, &workspace, path, body.content).await?;
+    let content = match body.encoding.as_deref() {
+        None => body.content.into_bytes(),
+        Some("base64") => base64::engine::general_purpose::STANDARD
+            .decode(body.content)
+            .map_err(|_| ApiError::bad_request("content is not valid base64"))?,
+        Some(_) => return Err(ApiError::bad_request(r#"encoding must be "base64""#)),
+    };
+    let saved = files.write(&caller, &workspace, path, content).await?;
     Ok(axum::Json(saved).into_response())
 }
 

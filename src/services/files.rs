@@ -116,10 +116,10 @@ impl Files {
         caller: &Caller,
         ws: &Workspace,
         path: RelPath,
-        content: String,
+        content: Vec<u8>,
     ) -> Result<Changed, ServiceError> {
         let b = self.bound(ws)?;
-        let batch = [(path, content.into_bytes())];
+        let batch = [(path, content)];
         b.backend.write_files(&b.target, &batch).await?;
         let [(path, _)] = batch;
         self.record(caller, ws, "PUT", "file written", &[&path])

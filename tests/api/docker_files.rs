@@ -81,6 +81,38 @@ async fn write_read_list_and_delete_a_file() {
 }
 
 #[tokio::test]
+async fn a_base64_write_stores_the_decoded_bytes_and_bad_base64_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let id = app.create_local(json!({ "name": "b64" })).await;
+    let url = format!("/workspaces/{id}/files/bin/x.bin");
+    let write = |body: Value| app.call(Method::PUT, &url, &app.admin, Some(body));
+    // 0xff 0x00 0x80 0x41: not UTF-8, so the read answers base64 too.
+    let (status, _) = write(json!({ "content": "/wCAQQ==", "encoding": "base64" })).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.sh(&id, "od -An -tx1 /configs/bin/x.bin").await.trim(),
+        "ff 00 80 41"
+    );
+    let (_, read) = get(&app, &id, "bin/x.bin").await;
+    assert_eq!(
+        (read["content"].as_str(), read["encoding"].as_str()),
+        (Some("/wCAQQ=="), Some("base64"))
+    );
+    for bad in [
+        json!({ "content": "not base64!", "encoding": "base64" }),
+        json!({ "content": "AAAA", "encoding": "hex" }),
+    ] {
+        let (status, body) = write(bad).await;
+        assert_eq!(status, 400, "{body}");
+    }
+    assert_eq!(
+        app.sh(&id, "od -An -tx1 /configs/bin/x.bin").await.trim(),
+        "ff 00 80 41"
+    );
+    app.remove(&id).await;
+}
+
+#[tokio::test]
 async fn hostile_names_are_plain_names() {
     let app = TestApp::spawn().await;
     let id = app.create_local(json!({ "name": "f" })).await;

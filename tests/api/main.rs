@@ -7,6 +7,7 @@ mod helpers;
 
 mod auth_matrix;
 mod canvas;
+mod cli;
 mod control_plane;
 mod docker_exec;
 mod docker_files;
