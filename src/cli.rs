@@ -19,12 +19,18 @@ pub struct Cli {
     /// The server.
     #[arg(
         long,
+        global = true,
         env = "WORKSPACE_SERVER_URL",
         default_value = "http://127.0.0.1:8080"
     )]
     pub url: String,
     /// The bearer token: an admin, org or workspace token.
-    #[arg(long, env = "WORKSPACE_SERVER_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "WORKSPACE_SERVER_TOKEN",
+        hide_env_values = true
+    )]
     pub token: Option<String>,
     #[command(subcommand)]
     pub command: Command,

@@ -13,7 +13,13 @@ use values::{parse_bool, parse_duration};
 
 /// Server configuration, parsed once at start-up (SPEC §2). Nothing reads the environment later.
 #[derive(Clone, Parser)]
-#[command(name = "workspace-server", version, about)]
+#[command(
+    name = "workspace-server",
+    version,
+    about,
+    after_help = "The same binary is a client of a running server: \
+                  `workspace-server workspaces|shell|exec|cp --help`."
+)]
 pub struct Config {
     /// TCP port to listen on.
     #[arg(long, env = "PORT", default_value_t = 8080)]

@@ -20,7 +20,8 @@ use super::Client;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How long reconnection is tried before giving up (the server keeps a session 300 s).
 const GIVE_UP_AFTER: Duration = Duration::from_secs(300);
-/// Input is dropped this long after a replay: the local terminal's answers to replayed queries.
+/// Escape sequences typed this long after a replay are the local terminal's answers to replayed
+/// queries, and are dropped.
 const REPLY_QUIET: Duration = Duration::from_millis(150);
 
 /// Raw mode for as long as it lives.
@@ -143,20 +144,8 @@ pub async fn run(client: &Client, workspace: &str, resume: Option<String>) -> an
                 backoff = Duration::from_millis(200);
                 match state.attached(socket, &mut keys, &mut winch).await? {
                     Ended::Exited(code) => return Ok(code),
-                    Ended::Disconnect => {
-                        drop(raw);
-                        eprintln!("\r\n[disconnected]");
-                        return Ok(0);
-                    }
-                    Ended::Detach => {
-                        drop(raw);
-                        let sid = state.session.unwrap_or_default();
-                        eprintln!(
-                            "\r\n[detached; the session runs on. Resume it with:\n  workspace-server shell {workspace} --session {sid}]"
-                        );
-                        return Ok(0);
-                    }
                     Ended::Dropped => {}
+                    left => return Ok(leave(raw, left, workspace, &state)),
                 }
             }
             // No session yet: nothing to come back to.
@@ -180,11 +169,25 @@ pub async fn run(client: &Client, workspace: &str, resume: Option<String>) -> an
         loop {
             tokio::select! {
                 () = &mut wait => break,
-                Some(bytes) = keys.recv() => state.type_keys(&bytes),
+                Some(bytes) = keys.recv() => if let Some(left) = state.type_keys(&bytes) {
+                    return Ok(leave(raw, left, workspace, &state));
+                },
             }
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// `~.` or `~&`: the terminal restored, and for a detach the command that comes back.
+fn leave(raw: Raw, left: Ended, workspace: &str, state: &State) -> u8 {
+    drop(raw);
+    match (left, &state.session) {
+        (Ended::Detach, Some(sid)) => eprintln!(
+            "\r\n[detached; the session runs on. Resume it with:]\n  workspace-server shell {workspace} --session {sid}"
+        ),
+        _ => eprintln!("\r\n[disconnected]"),
+    }
+    0
 }
 
 fn status(line: &str) {
@@ -229,13 +232,16 @@ struct State {
 }
 
 impl State {
-    /// Keys typed while disconnected: kept, except the escapes.
-    fn type_keys(&mut self, bytes: &[u8]) {
+    /// Keys typed while they cannot be sent: kept to send later; `~.` and `~&` still act.
+    fn type_keys(&mut self, bytes: &[u8]) -> Option<Ended> {
         for key in self.escapes.feed(bytes) {
-            if let Key::Send(b) = key {
-                self.typed.extend_from_slice(&b);
+            match key {
+                Key::Send(b) => self.typed.extend_from_slice(&b),
+                Key::Disconnect => return Some(Ended::Disconnect),
+                Key::Detach => return Some(Ended::Detach),
             }
         }
+        None
     }
 
     async fn attached(
@@ -294,8 +300,20 @@ impl State {
                     None | Some(Err(_)) => return Ok(Ended::Dropped),
                 },
                 Some(bytes) = keys.recv() => {
-                    // The local terminal's answers to replayed queries are not the user's typing.
-                    if replaying_until.is_some() || tokio::time::Instant::now() < quiet_until {
+                    let replaying = replaying_until.is_some();
+                    // While replayed bytes are written (and just after), what starts with ESC is
+                    // the local terminal answering a replayed query, not the user: dropped.
+                    // Anything else typed meanwhile waits for the replay to end.
+                    if (replaying || tokio::time::Instant::now() < quiet_until)
+                        && bytes.first() == Some(&0x1b)
+                    {
+                        continue;
+                    }
+                    if replaying {
+                        if let Some(left) = self.type_keys(&bytes) {
+                            let _ = socket.close(None).await;
+                            return Ok(left);
+                        }
                         continue;
                     }
                     for key in self.escapes.feed(&bytes) {

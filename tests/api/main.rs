@@ -8,6 +8,7 @@ mod helpers;
 mod auth_matrix;
 mod canvas;
 mod cli;
+mod cli_shell;
 mod control_plane;
 mod docker_exec;
 mod docker_files;

@@ -2,10 +2,12 @@
 #![allow(dead_code)]
 
 pub mod contract;
+pub mod cut;
 pub mod parts;
 pub mod process;
 pub mod server;
 pub mod terminal;
+pub mod tmux;
 
 /// The workspace image built by `scripts/test.sh` (busybox, from scratch).
 pub fn test_image() -> String {
