@@ -9,6 +9,9 @@ use chrono::Utc;
 use crate::auth::{
     self, Access as Decision, Caller, generate_token, hash_token, hashes_equal, workspace_access,
 };
+mod browser;
+
+pub use self::browser::{BrowserSession, SESSIONS_KEPT};
 use crate::store::{Store, StoreError};
 use crate::workspace::{Workspace, WorkspaceId};
 
@@ -30,6 +33,10 @@ pub enum AuthError {
     AdminRequired,
     #[error("workspace not found")]
     NotFound,
+    #[error("browser session is unknown or has ended")]
+    SessionEnded,
+    #[error("a browser session is accepted only from the server's own origin")]
+    CrossOrigin,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -57,30 +64,34 @@ impl Access {
             return Ok(None);
         };
         let token = bearer_token(value).ok_or(AuthError::Invalid)?;
-        let hash = hash_token(token);
+        self.caller_by_hash(&hash_token(token)).await.map(Some)
+    }
+
+    /// The caller whose token hashes to `hash`; a revoked or unknown token is `Invalid`.
+    async fn caller_by_hash(&self, hash: &str) -> Result<Caller, AuthError> {
         if let Some(admin) = &self.admin_hash
-            && hashes_equal(admin, &hash)
+            && hashes_equal(admin, hash)
         {
-            return Ok(Some(Caller::Admin { dev_open: false }));
+            return Ok(Caller::Admin { dev_open: false });
         }
         let now = Utc::now();
-        if let Some(t) = self.store.workspace_token_by_hash(&hash).await? {
+        if let Some(t) = self.store.workspace_token_by_hash(hash).await? {
             if t.last_used_at.is_none_or(|at| now - at > TOUCH_INTERVAL) {
                 self.store.touch_workspace_token(t.id, now).await?;
             }
-            return Ok(Some(Caller::Workspace {
+            return Ok(Caller::Workspace {
                 token_id: t.id,
                 workspace_id: t.workspace_id,
-            }));
+            });
         }
-        if let Some(t) = self.store.org_token_by_hash(&hash).await? {
+        if let Some(t) = self.store.org_token_by_hash(hash).await? {
             if t.last_used_at.is_none_or(|at| now - at > TOUCH_INTERVAL) {
                 self.store.touch_org_token(t.id, now).await?;
             }
-            return Ok(Some(Caller::Org {
+            return Ok(Caller::Org {
                 token_id: t.id,
                 org: t.org_id,
-            }));
+            });
         }
         Err(AuthError::Invalid)
     }

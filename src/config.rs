@@ -9,7 +9,7 @@ use crate::ratelimit::RateLimit;
 
 mod parts;
 mod values;
-use values::{parse_bool, parse_duration};
+use values::{parse_bool, parse_duration, parse_origin};
 
 /// Server configuration, parsed once at start-up (SPEC §2). Nothing reads the environment later.
 #[derive(Clone, Parser)]
@@ -179,6 +179,15 @@ pub struct Config {
     /// Live resumable sessions a workspace may have at once (429 beyond).
     #[arg(long, env = "TERMINAL_SESSIONS_MAX", default_value_t = 16)]
     pub terminal_sessions_max: usize,
+
+    /// How long a browser session (`POST /auth/session`) lasts.
+    #[arg(long, env = "BROWSER_SESSION_TTL", default_value = "8h", value_parser = parse_duration)]
+    pub browser_session_ttl: std::time::Duration,
+
+    /// The origin browsers reach this server at (`https://ws.example.com`), when a proxy in front
+    /// changes `Host`; unset, a session cookie needs an `Origin` of the request's own `Host`.
+    #[arg(long, env = "PUBLIC_ORIGIN", value_parser = parse_origin)]
+    pub public_origin: Option<String>,
 
     /// Open connections at once; past it new ones are refused (503, then closed), not queued.
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 10_000)]

@@ -1,6 +1,7 @@
 //! The HTTP surface: the router, its middleware, and one module per area of the API.
 
 mod auth;
+mod browser;
 pub mod canvas;
 mod error;
 mod exec;
@@ -57,6 +58,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/workspaces/{id}/plugins/{name}", &["DELETE"]),
     ("/workspaces/{id}/plugins/{name}/download", &["GET"]),
     ("/orgs/{id}/plugins/allowlist", &["GET", "PUT"]),
+    ("/auth/session", &["POST", "DELETE"]),
 ];
 
 /// The open group: no token and no tenant header needed.
@@ -145,6 +147,7 @@ pub fn router(state: AppState) -> Router {
             "/orgs/{id}/plugins/allowlist",
             get(plugins::get_allowlist).put(plugins::put_allowlist),
         )
+        .route("/auth/session", post(browser::open).delete(browser::end))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route_layer(from_fn_with_state(state.clone(), layers::rate_limit));
 

@@ -242,6 +242,21 @@ pub trait Store: Send + Sync + 'static {
     /// Removes and returns a ticket: each ticket is taken once.
     async fn take_ticket(&self, hash: &str) -> Result<Option<StoredTicket>, StoreError>;
 
+    /// Stores a browser session (its hash, and the hash of the bearer that opened it), purging
+    /// expired ones and keeping only that bearer's newest `keep`.
+    async fn insert_browser_session(
+        &self,
+        hash: &str,
+        credential_hash: &str,
+        expires_at_ms: i64,
+        now_ms: i64,
+        keep: i64,
+    ) -> Result<(), StoreError>;
+    /// The hash of the bearer behind an unexpired browser session.
+    async fn browser_session(&self, hash: &str, now_ms: i64) -> Result<Option<String>, StoreError>;
+    /// Ends a browser session; whether there was one.
+    async fn remove_browser_session(&self, hash: &str) -> Result<bool, StoreError>;
+
     async fn insert_activity(&self, row: &NewActivity) -> Result<i64, StoreError>;
     /// Newest first, optionally of one type.
     async fn list_activity(

@@ -51,9 +51,45 @@ pub(super) fn parse_bool(raw: &str) -> Result<bool, String> {
     }
 }
 
+/// Parses a browser origin, `http(s)://host[:port]` with nothing after it; a trailing `/` is
+/// dropped and the scheme and host are lower-cased, as browsers send them.
+pub(super) fn parse_origin(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim().trim_end_matches('/').to_ascii_lowercase();
+    let bad = || format!("not an origin: {raw:?} (use https://host or https://host:port)");
+    let (scheme, authority) = trimmed.split_once("://").ok_or_else(bad)?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-.:[]".contains(c);
+    if !matches!(scheme, "http" | "https") || authority.is_empty() || !authority.chars().all(plain)
+    {
+        return Err(bad());
+    }
+    Ok(trimmed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origins_are_scheme_and_host_only() {
+        assert_eq!(
+            parse_origin("https://WS.example.com/").unwrap(),
+            "https://ws.example.com"
+        );
+        assert_eq!(
+            parse_origin("http://127.0.0.1:8080").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        for bad in [
+            "ws.example.com",
+            "ftp://a",
+            "https://",
+            "https://a/b",
+            "https://a?b",
+            "https://u@a",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn durations_take_seconds_or_go_s_forms() {

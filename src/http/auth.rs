@@ -4,6 +4,7 @@ use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
+use super::browser;
 use super::error::ApiError;
 use super::extract::path_id;
 use crate::access::AuthError;
@@ -11,13 +12,22 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::workspace::Workspace;
 
-/// The caller from the `Authorization` header, if any. No other header is ever consulted.
+/// The caller from the `Authorization` header, if any; without one, from a browser session
+/// cookie sent with the server's own `Origin` (SPEC §13). No other header ever grants access.
 /// Two `Authorization` headers are refused (400), rather than letting one of them win.
 pub async fn header_caller(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
     let mut values = parts.headers.get_all(AUTHORIZATION).iter();
     let value = values.next().map(|v| v.as_bytes());
     if values.next().is_some() {
         return Err(ApiError::bad_request("more than one Authorization header"));
+    }
+    if value.is_none()
+        && let Some(session) = browser::session_cookie(parts)?
+    {
+        if !browser::same_origin(parts, state.config.public_origin.as_deref()) {
+            return Err(AuthError::CrossOrigin.into());
+        }
+        return Ok(Some(state.access.browser_caller(&session).await?));
     }
     Ok(state.access.caller(value).await?)
 }

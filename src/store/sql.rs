@@ -7,6 +7,7 @@
 //! emits the single `impl` (one block, so `#[async_trait]` sees every method).
 
 pub(crate) mod activity;
+pub(crate) mod browser;
 pub(crate) mod tokens;
 pub(crate) mod workspaces;
 

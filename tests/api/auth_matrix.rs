@@ -8,7 +8,7 @@ use workspace_server::http::ROUTES;
 use workspace_server::workspace::WorkspaceId;
 
 use crate::helpers::{TestApp, json_of};
-use Group::{Admin, AdminScoped, Open, Workspace};
+use Group::{Admin, AdminScoped, Open, SessionEnd, SessionOpen, Workspace};
 
 /// Which auth group a route belongs to.
 #[derive(Clone, Copy, Debug)]
@@ -20,6 +20,10 @@ enum Group {
     AdminScoped,
     /// Workspace group.
     Workspace,
+    /// `POST /auth/session`: any valid bearer, and nothing else.
+    SessionOpen,
+    /// `DELETE /auth/session`: a session cookie from the server's own origin, and nothing else.
+    SessionEnd,
 }
 
 /// A route, the JSON body it is sent, and the status an authorised caller gets.
@@ -92,6 +96,8 @@ const ROWS: &[Row] = &[
     row("GET", "/orgs/{id}/plugins/allowlist", AdminScoped, 200, None),
     row("PUT", "/orgs/{id}/plugins/allowlist", AdminScoped, 200, Some(r#"{"plugins":["a"]}"#)),
     row("DELETE", "/org/tokens/{token_id}", AdminScoped, 200, None),
+    row("POST", "/auth/session", SessionOpen, 200, None),
+    row("DELETE", "/auth/session", SessionEnd, 200, None),
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -113,9 +119,17 @@ enum Cred {
     UsedTicket,
     /// A terminal ticket for the target whose 30 s have passed.
     ExpiredTicket,
+    /// A browser session opened by the admin, sent with the server's own `Origin`.
+    AdminCookie,
+    /// A browser session opened by the target's workspace token, with the server's `Origin`.
+    WorkspaceCookie,
+    /// The admin's browser session with another site's `Origin`.
+    CookieOtherOrigin,
+    /// The admin's browser session with no `Origin`.
+    CookieNoOrigin,
 }
 
-const CREDS: [Cred; 12] = [
+const CREDS: [Cred; 16] = [
     Cred::NoToken,
     Cred::BadToken,
     Cred::OtherWorkspaceToken,
@@ -128,6 +142,10 @@ const CREDS: [Cred; 12] = [
     Cred::FreshTicket,
     Cred::UsedTicket,
     Cred::ExpiredTicket,
+    Cred::AdminCookie,
+    Cred::WorkspaceCookie,
+    Cred::CookieOtherOrigin,
+    Cred::CookieNoOrigin,
 ];
 
 /// The one route a ticket opens.
@@ -138,6 +156,16 @@ fn expected(row: &Row, cred: Cred) -> u16 {
     let (group, success) = (row.group, row.success);
     match (group, cred) {
         (Group::Open, _) => success,
+        (SessionOpen, OtherWorkspaceToken | OtherOrgToken | OwnWorkspaceToken | OwnOrgToken) => {
+            success
+        }
+        (SessionOpen, Admin) => success,
+        (SessionEnd, AdminCookie | WorkspaceCookie) => success,
+        (SessionOpen | SessionEnd, _) => 401,
+        // A session is scoped exactly as the bearer that opened it, and only from our origin.
+        (_, AdminCookie) => expected(row, Admin),
+        (_, WorkspaceCookie) => expected(row, OwnWorkspaceToken),
+        (_, CookieOtherOrigin | CookieNoOrigin) => 401,
         (_, FreshTicket) if row.path == TERMINAL => success,
         (_, FreshTicket | UsedTicket | ExpiredTicket) => 401,
         (_, NoToken | BadToken | ForgedHeaders | QueryToken | OtherWorkspaceToken) => 401,
@@ -262,8 +290,25 @@ async fn send(app: &TestApp, row: &Row, cred: Cred, f: &Fixture) -> u16 {
     if let Some(body) = row.body {
         req = req.json(&serde_json::from_str::<Value>(body).unwrap());
     }
+    let cookie = match cred {
+        Cred::AdminCookie | Cred::CookieOtherOrigin | Cred::CookieNoOrigin => {
+            Some(app.browser_session(&app.admin).await)
+        }
+        Cred::WorkspaceCookie => Some(app.browser_session(&f.target_token).await),
+        _ => None,
+    };
+    if let Some(cookie) = cookie {
+        req = req.header("Cookie", cookie);
+        match cred {
+            Cred::CookieNoOrigin => {}
+            Cred::CookieOtherOrigin => req = req.header("Origin", "http://evil.example"),
+            _ => req = req.header("Origin", format!("http://{}", app.addr)),
+        }
+    }
     let bearer = match cred {
         Cred::NoToken | Cred::ForgedHeaders | Cred::QueryToken => None,
+        Cred::AdminCookie | Cred::WorkspaceCookie => None,
+        Cred::CookieOtherOrigin | Cred::CookieNoOrigin => None,
         Cred::FreshTicket | Cred::UsedTicket | Cred::ExpiredTicket => None,
         Cred::BadToken => Some("not-a-real-token-but-well-formed-0123456789a"),
         Cred::OtherWorkspaceToken => Some(f.other_token.as_str()),

@@ -328,6 +328,19 @@ impl TestApp {
             value["id"].as_str().unwrap().to_owned(),
         )
     }
+
+    /// A browser session opened with `bearer`: the `name=value` of its cookie.
+    pub async fn browser_session(&self, bearer: &str) -> String {
+        let res = self
+            .post("/auth/session")
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let set = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+        set.split(';').next().unwrap().to_owned()
+    }
 }
 
 impl Drop for TestApp {

@@ -6,6 +6,7 @@ mod support;
 mod helpers;
 
 mod auth_matrix;
+mod browser_sessions;
 mod canvas;
 mod cli;
 mod cli_shell;

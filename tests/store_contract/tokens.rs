@@ -186,3 +186,62 @@ pub async fn tickets_are_taken_once(store: &dyn Store) {
         .unwrap();
     assert_eq!(store.take_ticket(&stale).await.unwrap(), None);
 }
+
+pub async fn browser_sessions_expire_end_and_are_capped(store: &dyn Store) {
+    let bearer = format!("bearer-{}", WorkspaceId::new());
+    let session = |n: u32| format!("session-{n}-{bearer}");
+    store
+        .insert_browser_session(&session(0), &bearer, 2_000, 1_000, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.browser_session(&session(0), 1_999).await.unwrap(),
+        Some(bearer.clone())
+    );
+    assert_eq!(
+        store.browser_session(&session(0), 2_000).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(store.browser_session("unknown", 0).await.unwrap(), None);
+    assert!(store.remove_browser_session(&session(0)).await.unwrap());
+    assert!(!store.remove_browser_session(&session(0)).await.unwrap());
+    // The bearer's newest `keep` survive; other bearers' sessions are untouched.
+    let other = format!("other-{bearer}");
+    store
+        .insert_browser_session(&other, "another bearer", 9_000, 1_000, 3)
+        .await
+        .unwrap();
+    for n in 1..=4 {
+        store
+            .insert_browser_session(&session(n), &bearer, 5_000 + i64::from(n), 1_000, 3)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.browser_session(&session(1), 1_000).await.unwrap(),
+        None
+    );
+    for n in 2..=4 {
+        assert!(
+            store
+                .browser_session(&session(n), 1_000)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+    assert!(
+        store
+            .browser_session(&other, 1_000)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Inserting purges what expired.
+    store
+        .insert_browser_session(&session(9), &bearer, 9_500, 9_001, 3)
+        .await
+        .unwrap();
+    assert!(!store.remove_browser_session(&session(4)).await.unwrap());
+}

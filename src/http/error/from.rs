@@ -52,6 +52,12 @@ impl From<AuthError> for ApiError {
             }
             AuthError::AdminRequired => ApiError::Unauthorized("admin auth required"),
             AuthError::NotFound => ApiError::workspace_not_found(),
+            AuthError::SessionEnded => {
+                ApiError::Unauthorized("browser session is unknown or has ended")
+            }
+            AuthError::CrossOrigin => ApiError::Unauthorized(
+                "a browser session is accepted only from the server's own origin",
+            ),
             AuthError::Store(e) => e.into(),
         }
     }

@@ -1,10 +1,10 @@
 //! Workspace tokens, org tokens and terminal tickets.
 //! Part of the one SQL `Store` implementation: see `store/sql.rs`.
 
-/// Adds these methods to the accumulated `Store` impl, then hands on to `$crate::store::sql::activity::activity_methods`.
+/// Adds these methods to the accumulated `Store` impl, then hands on to `$crate::store::sql::browser::browser_methods`.
 macro_rules! token_methods {
     ($store:ty; [$($acc:tt)*]) => {
-        $crate::store::sql::activity::activity_methods!{ $store; [$($acc)*
+        $crate::store::sql::browser::browser_methods!{ $store; [$($acc)*
             async fn insert_workspace_token(
                 &self,
                 t: &WorkspaceToken,
