@@ -3,6 +3,7 @@
 mod auth;
 mod browser;
 pub mod canvas;
+mod console;
 mod error;
 mod exec;
 mod extract;
@@ -10,8 +11,10 @@ mod files;
 mod health;
 mod layers;
 
+pub use console::CONSOLE_CSP;
 pub use layers::CANVAS_CSP;
 mod plugins;
+mod routes;
 
 mod terminal;
 mod tokens;
@@ -26,43 +29,11 @@ use axum::routing::{delete, get, post};
 
 pub use self::error::ApiError;
 pub use self::layers::ORG_HEADER;
+pub use self::routes::{OPEN_PATHS, ROUTES};
 use crate::app::AppState;
 
 /// Largest JSON body accepted by the registry routes, in bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// Every route of the API, with the method(s) it answers: the auth audit is generated from this.
-pub const ROUTES: &[(&str, &[&str])] = &[
-    ("/health", &["GET"]),
-    ("/readyz", &["GET"]),
-    ("/metrics", &["GET"]),
-    ("/workspaces", &["POST", "GET"]),
-    ("/workspaces/{id}", &["GET", "PATCH", "DELETE"]),
-    ("/workspaces/{id}/restart", &["POST"]),
-    ("/workspaces/{id}/host-key", &["DELETE"]),
-    ("/workspaces/{id}/tokens", &["POST", "GET"]),
-    ("/workspaces/{id}/tokens/{token_id}", &["DELETE"]),
-    ("/workspaces/{id}/terminal/ticket", &["POST"]),
-    ("/workspaces/{id}/terminal", &["GET"]),
-    ("/workspaces/{id}/terminal/sessions", &["GET"]),
-    ("/workspaces/{id}/terminal/sessions/{sid}", &["DELETE"]),
-    ("/workspaces/{id}/activity", &["GET"]),
-    ("/workspaces/{id}/exec", &["POST"]),
-    ("/workspaces/{id}/files", &["GET", "PUT"]),
-    ("/workspaces/{id}/files/{*path}", &["GET", "PUT", "DELETE"]),
-    ("/org/tokens", &["POST", "GET"]),
-    ("/org/tokens/{token_id}", &["DELETE"]),
-    ("/plugins", &["GET"]),
-    ("/plugins/sources", &["GET"]),
-    ("/workspaces/{id}/plugins", &["GET", "POST"]),
-    ("/workspaces/{id}/plugins/{name}", &["DELETE"]),
-    ("/workspaces/{id}/plugins/{name}/download", &["GET"]),
-    ("/orgs/{id}/plugins/allowlist", &["GET", "PUT"]),
-    ("/auth/session", &["POST", "DELETE"]),
-];
-
-/// The open group: no token and no tenant header needed.
-pub const OPEN_PATHS: &[&str] = &["/health", "/readyz", "/metrics"];
 
 /// The larger body limit of file writes.
 fn files_limit() -> DefaultBodyLimit {
@@ -74,7 +45,10 @@ pub fn router(state: AppState) -> Router {
     let open = Router::new()
         .route("/health", get(health::health))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics));
+        .route("/metrics", get(health::metrics))
+        .route("/console", get(console::page))
+        .route("/console/workspaces/{id}", get(console::page))
+        .route("/console/assets/{name}", get(console::asset));
 
     let api = Router::new()
         .route(

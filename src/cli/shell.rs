@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::Client;
+use crate::terminal::protocol::{Exited, SessionFrame};
 
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -270,17 +270,19 @@ impl State {
                         }
                     }
                     Some(Ok(Message::Text(text))) => {
-                        let Ok(frame) = serde_json::from_str::<Value>(&text) else { continue };
-                        if frame["type"] != "session" {
+                        let Ok(frame) = serde_json::from_str::<SessionFrame>(&text) else {
+                            // `Error: …` from the server: shown as it is.
+                            out.write_all(text.as_bytes())?;
+                            out.flush()?;
                             continue;
-                        }
-                        self.session = frame["session"].as_str().map(str::to_owned);
-                        self.offset = frame["offset"].as_u64().unwrap_or(self.offset);
-                        if let Some(snapshot) = frame["snapshot"].as_str() {
+                        };
+                        self.session = Some(frame.session);
+                        self.offset = frame.offset;
+                        if let Some(snapshot) = frame.snapshot {
                             out.write_all(snapshot.as_bytes())?;
                             out.flush()?;
                         }
-                        let live = frame["live"].as_u64().unwrap_or(0);
+                        let live = frame.live;
                         quiet_until = tokio::time::Instant::now() + REPLY_QUIET;
                         if self.offset < live {
                             replaying_until = Some(live);
@@ -289,12 +291,13 @@ impl State {
                         }
                     }
                     Some(Ok(Message::Close(frame))) => {
-                        if let Some(f) = frame.filter(|f| f.code == CloseCode::Normal) {
-                            let reason: Value = serde_json::from_str(&f.reason).unwrap_or_default();
-                            let code = reason["exit_code"].as_i64().unwrap_or(0);
-                            return Ok(Ended::Exited(code.clamp(0, 255) as u8));
-                        }
-                        return Ok(Ended::Dropped);
+                        let exited = frame
+                            .filter(|f| f.code == CloseCode::Normal)
+                            .and_then(|f| serde_json::from_str::<Exited>(&f.reason).ok());
+                        return Ok(match exited {
+                            Some(e) => Ended::Exited(e.exit_code.unwrap_or(0).clamp(0, 255) as u8),
+                            None => Ended::Dropped,
+                        });
                     }
                     Some(Ok(_)) => {}
                     None | Some(Err(_)) => return Ok(Ended::Dropped),

@@ -7,30 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use serde::Serialize;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::BridgeConfig;
-use super::protocol::{CLOSE_GOING_AWAY, ClientFrame, Control, ServerFrame};
+use super::protocol::{CLOSE_GOING_AWAY, ClientFrame, Control, ServerFrame, SessionFrame};
 use super::ring::Standing;
 use super::session::{Mode, Session};
 use crate::sync::Locked;
 
 /// Largest output frame an attachment sends, in bytes.
 const MAX_FRAME_BYTES: usize = 64 * 1024;
-
-/// The first frame of every attachment, and of a catch-up by snapshot.
-#[derive(Debug, Serialize)]
-struct SessionFrame<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    session: &'a str,
-    offset: u64,
-    live: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    snapshot: Option<String>,
-}
 
 /// Where an attachment starts reading.
 #[derive(Clone, Copy, Debug)]
@@ -211,8 +198,8 @@ mod tests;
 
 fn session_frame(id: &str, offset: u64, live: u64, snapshot: Option<String>) -> ServerFrame {
     let frame = SessionFrame {
-        kind: "session",
-        session: id,
+        kind: "session".into(),
+        session: id.to_owned(),
         offset,
         live,
         snapshot,

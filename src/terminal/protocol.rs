@@ -1,7 +1,7 @@
 //! Frames of the terminal protocol, independent of any WebSocket library.
 
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::backend::TermSize;
 
@@ -78,6 +78,29 @@ impl ClientFrame {
 pub fn valid_size(cols: u16, rows: u16) -> Option<TermSize> {
     let ok = |d: u16| (1..=MAX_DIMENSION).contains(&d);
     (ok(cols) && ok(rows)).then_some(TermSize { cols, rows })
+}
+
+/// The first frame of every attachment to a resumable session, and of a catch-up by snapshot
+/// (SPEC §12); the server writes it and the CLI reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionFrame {
+    /// Always `session`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub session: String,
+    /// Where the bytes that follow start in the session's output.
+    pub offset: u64,
+    /// The session's output so far: bytes `offset..live` are a replay.
+    pub live: u64,
+    /// Text that repaints the screen, when the client's offset was no longer kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+}
+
+/// The reason of the close frame when the shell ended.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Exited {
+    pub exit_code: Option<i64>,
 }
 
 /// What the server sends.

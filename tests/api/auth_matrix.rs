@@ -98,6 +98,10 @@ const ROWS: &[Row] = &[
     row("DELETE", "/org/tokens/{token_id}", AdminScoped, 200, None),
     row("POST", "/auth/session", SessionOpen, 200, None),
     row("DELETE", "/auth/session", SessionEnd, 200, None),
+    // The console's page and assets hold no data: no token needed.
+    row("GET", "/console", Open, 200, None),
+    row("GET", "/console/workspaces/{id}", Open, 200, None),
+    row("GET", "/console/assets/{name}", Open, 200, None),
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -274,7 +278,14 @@ async fn send(app: &TestApp, row: &Row, cred: Cred, f: &Fixture) -> u16 {
         .replace("{id}", id)
         .replace("{token_id}", token_id)
         .replace("{*path}", "notes/a.txt")
-        .replace("{name}", "some-plugin")
+        .replace(
+            "{name}",
+            if row.path.starts_with("/console/") {
+                "xterm.js"
+            } else {
+                "some-plugin"
+            },
+        )
         .replace("{sid}", "0123456789abcdef0123456789abcdef");
     if let Cred::QueryToken = cred {
         path = format!(

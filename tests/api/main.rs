@@ -10,6 +10,7 @@ mod browser_sessions;
 mod canvas;
 mod cli;
 mod cli_shell;
+mod console;
 mod control_plane;
 mod docker_exec;
 mod docker_files;
