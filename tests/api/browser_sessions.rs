@@ -35,6 +35,15 @@ async fn get_by(app: &TestApp, path: &str, cookie: &str) -> (u16, Value) {
     (status.as_u16(), body)
 }
 
+/// `GET /workspaces` by `cookie` as through a proxy for `https://ws.example.com`.
+async fn proxied(app: &TestApp, cookie: String) -> u16 {
+    let req = app.get("/workspaces").header("Host", "ws.example.com");
+    let req = req
+        .header("Cookie", cookie)
+        .header("Origin", "https://ws.example.com");
+    req.send().await.unwrap().status().as_u16()
+}
+
 fn own(app: &TestApp) -> String {
     format!("http://{}", app.addr)
 }
@@ -106,35 +115,10 @@ async fn the_cookie_is_http_only_strict_and_secure_unless_plain_http_to_loopback
         "{set}"
     );
     let cookie = set.split(';').next().unwrap();
-    let origin = "https://ws.example.com";
-    let listed = app
-        .get("/workspaces")
-        .header("Host", "ws.example.com")
-        .header("Cookie", cookie);
-    assert_eq!(
-        listed
-            .header("Origin", origin)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(proxied(&app, cookie.to_owned()).await, 200);
     // The plain name means nothing there: it could have been set by a sibling host.
     let plain = format!("workspace_session={}", cookie.split_once('=').unwrap().1);
-    let listed = app
-        .get("/workspaces")
-        .header("Host", "ws.example.com")
-        .header("Cookie", plain);
-    assert_eq!(
-        listed
-            .header("Origin", origin)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_eq!(proxied(&app, plain).await, 401);
 
     // Only a bearer opens a session: not a cookie, not nothing.
     let cookie = app.browser_session(&app.admin).await;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message as TMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::{Options, TestApp};
+use crate::helpers::{Options, TestApp, browser_script};
 
 /// A stand-in canvas: echoes what it received, and echoes WebSocket messages.
 async fn canvas() -> String {
@@ -168,20 +168,7 @@ async fn a_proxied_page_runs_its_scripts_and_websocket_in_a_real_browser() {
     assert!(own.headers().get("cache-control").is_none());
     assert!(own.headers().get("x-frame-options").is_none());
 
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/canvas.mjs");
-    let out = tokio::process::Command::new("node")
-        .arg(script)
-        .arg(app.url("/canvas/index.html"))
-        .output()
-        .await
-        .expect("node runs (scripts/test.sh installs the browser test's packages)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let seen: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
-        panic!(
-            "no result from the browser: {stdout} {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let seen = browser_script("canvas.mjs", &[&app.url("/canvas/index.html")]).await;
     assert_eq!(
         seen["csp"],
         workspace_server::http::CANVAS_CSP,

@@ -2,9 +2,9 @@
 //! `tests/browser/console.mjs` drives the page through a relay it cuts; this test checks what it
 //! saw and what reached the container. The screenshot is left in `target/test-artifacts/`.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, browser_script};
 
 #[tokio::test]
 async fn the_console_opens_a_terminal_that_resumes_after_a_dropped_connection() {
@@ -15,26 +15,9 @@ async fn the_console_opens_a_terminal_that_resumes_after_a_dropped_connection() 
     let screenshot = format!("{artifacts}/console.png");
     let _ = std::fs::remove_file(&screenshot);
 
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/console.mjs");
-    let out = tokio::process::Command::new("node")
-        .arg(script)
-        .args([
-            &app.addr.to_string(),
-            &id,
-            "console-test",
-            &app.admin,
-            &screenshot,
-        ])
-        .output()
-        .await
-        .expect("node runs (scripts/test.sh installs the browser test's packages)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let seen: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
-        panic!(
-            "no result from the browser: {stdout} {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let addr = app.addr.to_string();
+    let args = [addr.as_str(), &id, "console-test", &app.admin, &screenshot];
+    let seen = browser_script("console.mjs", &args).await;
     assert_eq!(seen["problems"], json!([]), "{seen}");
     assert_eq!(seen["csp"], workspace_server::http::CONSOLE_CSP, "{seen}");
     // The token left the address bar at once, stayed in the tab, and was never in a URL.

@@ -343,6 +343,25 @@ impl TestApp {
     }
 }
 
+/// Runs a browser script of `tests/browser/` with node (Debian's chromium under playwright-core)
+/// and answers the one JSON line it prints.
+pub async fn browser_script(script: &str, args: &[&str]) -> Value {
+    let path = format!("{}/tests/browser/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = tokio::process::Command::new("node")
+        .arg(path)
+        .args(args)
+        .output()
+        .await
+        .expect("node runs (scripts/test.sh installs the browser test's packages)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
+        panic!(
+            "no result from the browser: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
