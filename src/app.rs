@@ -19,11 +19,12 @@ use crate::backend::eic::EicBackend;
 use crate::backend::{Backend, Backends};
 use crate::config::Config;
 use crate::control_plane::ControlPlane;
+use crate::exec::log::RunLogs;
 use crate::metrics::Metrics;
 use crate::plugins::registry::Registry;
 use crate::ratelimit::RateLimiter;
 use crate::services::allowlist::Allowlists;
-use crate::services::exec::Execs;
+use crate::services::exec::{Execs, Runs};
 use crate::services::files::Files;
 use crate::services::health::Health;
 use crate::services::plugins::Plugins;
@@ -128,7 +129,17 @@ impl App {
                 shutdown.clone(),
                 sessions.clone(),
             )),
-            exec: Arc::new(Execs::new(ports.clone(), metrics.clone(), shutdown.clone())),
+            exec: Arc::new(Execs::new(
+                ports.clone(),
+                metrics.clone(),
+                shutdown.clone(),
+                Runs {
+                    store: store.clone(),
+                    logs: RunLogs::open(config.data_dir.join("exec"))
+                        .context("opening the exec output directory")?,
+                    retention: config.exec_retention,
+                },
+            )),
             files: Arc::new(Files::new(ports.clone())),
             plugins: Arc::new(Plugins::new(
                 ports.clone(),
@@ -140,6 +151,15 @@ impl App {
             allowlists: Arc::new(Allowlists::new(store.clone())),
             health: Arc::new(Health::new(ports)),
         };
+        // Runs an earlier server left running (it did not shut down cleanly) are over.
+        let cut = services.exec.runs.recover().await;
+        match cut.context("closing exec runs an earlier server left")? {
+            0 => {}
+            n => tracing::warn!(
+                runs = n,
+                "exec runs cut off by the end of an earlier server"
+            ),
+        }
         let state = AppState {
             rate_limiter: Arc::new(RateLimiter::new(config.rate_limit)),
             access,

@@ -180,6 +180,10 @@ pub struct Config {
     #[arg(long, env = "TERMINAL_SESSIONS_MAX", default_value_t = 16)]
     pub terminal_sessions_max: usize,
 
+    /// How long an ended exec run's record and output are kept (`GET …/exec/{exec_id}`).
+    #[arg(long, env = "EXEC_RETENTION", default_value = "1h", value_parser = parse_duration)]
+    pub exec_retention: std::time::Duration,
+
     /// How long a browser session (`POST /auth/session`) lasts.
     #[arg(long, env = "BROWSER_SESSION_TTL", default_value = "8h", value_parser = parse_duration)]
     pub browser_session_ttl: std::time::Duration,

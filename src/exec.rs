@@ -30,6 +30,7 @@ pub fn timeout(requested: Option<i64>) -> Duration {
 }
 
 mod argv;
+pub mod log;
 pub use argv::{Argv, ArgvError, MAX_ARGV_BYTES, MAX_ARGV_ELEMENTS};
 
 /// One NDJSON line before the final record.

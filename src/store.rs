@@ -113,6 +113,46 @@ pub struct StoredTicket {
 }
 
 /// A new audit row. Never holds command output or secrets.
+/// Where an exec run is (SPEC §14).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    Running,
+    Exited,
+    /// Killed by the server's shutdown, or cut off by its end.
+    Interrupted,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Exited => "exited",
+            RunState::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [RunState::Running, RunState::Exited, RunState::Interrupted]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+    }
+}
+
+/// An exec run as the store keeps it; its output is a file beside the database.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecRun {
+    pub exec_id: Uuid,
+    pub workspace_id: WorkspaceId,
+    pub argv: Vec<String>,
+    pub state: RunState,
+    pub started_at_ms: i64,
+    pub ended_at_ms: Option<i64>,
+    /// The final record, once the run has ended.
+    pub final_record: Option<serde_json::Value>,
+    pub idempotency_key: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewActivity {
     pub workspace_id: WorkspaceId,
@@ -256,6 +296,27 @@ pub trait Store: Send + Sync + 'static {
     async fn browser_session(&self, hash: &str, now_ms: i64) -> Result<Option<String>, StoreError>;
     /// Ends a browser session; whether there was one.
     async fn remove_browser_session(&self, hash: &str) -> Result<bool, StoreError>;
+
+    /// Stores a new exec run; `false` (and nothing stored) when its idempotency key is taken.
+    async fn insert_exec_run(&self, run: &ExecRun) -> Result<bool, StoreError>;
+    async fn exec_run(&self, ws: WorkspaceId, id: Uuid) -> Result<Option<ExecRun>, StoreError>;
+    async fn exec_run_by_key(
+        &self,
+        ws: WorkspaceId,
+        key: &str,
+    ) -> Result<Option<ExecRun>, StoreError>;
+    /// Records how a run ended.
+    async fn finish_exec_run(
+        &self,
+        id: Uuid,
+        state: RunState,
+        ended_at_ms: i64,
+        final_record: &serde_json::Value,
+    ) -> Result<(), StoreError>;
+    /// Runs still recorded as running.
+    async fn running_exec_runs(&self) -> Result<Vec<ExecRun>, StoreError>;
+    /// Forgets the runs that ended before `ended_before_ms`; answers their ids.
+    async fn purge_exec_runs(&self, ended_before_ms: i64) -> Result<Vec<Uuid>, StoreError>;
 
     async fn insert_activity(&self, row: &NewActivity) -> Result<i64, StoreError>;
     /// Newest first, optionally of one type.

@@ -1,17 +1,22 @@
-//! `POST /workspaces/{id}/exec` (SPEC §5.4): streamed NDJSON, or one JSON object when asked.
+//! `POST /workspaces/{id}/exec` (SPEC §5.4): streamed NDJSON, or one JSON object when asked; and
+//! the run as a resource (SPEC §14): its record, and its output from any offset.
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
+use serde::Deserialize;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::auth::WorkspaceCaller;
 use super::error::ApiError;
-use super::extract::Json;
+use super::extract::{Json, PathUuid, Query};
 use crate::app::AppState;
-use crate::services::exec::{ExecBody, Run};
+use crate::services::exec::{ExecBody, Lines};
+
+/// The header that names a run.
+const EXEC_ID: HeaderName = HeaderName::from_static("x-exec-id");
 
 fn wants_buffered(headers: &HeaderMap) -> bool {
     headers
@@ -20,46 +25,76 @@ fn wants_buffered(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.contains("application/json") && !a.contains("ndjson"))
 }
 
+/// An NDJSON body of `lines`, holding `keep` for as long as the body lives.
+fn ndjson<K: Send + 'static>(lines: Lines, keep: K) -> Response {
+    let stream = ReceiverStream::new(lines).map(move |line| {
+        let _held = &keep;
+        line
+    });
+    let mut response = Response::new(Body::from_stream(stream));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    response
+}
+
 pub async fn exec(
     State(state): State<AppState>,
     WorkspaceCaller { caller, workspace }: WorkspaceCaller,
     headers: HeaderMap,
     Json(body): Json<ExecBody>,
 ) -> Result<Response, ApiError> {
-    let run = state.services.exec.start(caller, workspace, body).await?;
-    if wants_buffered(&headers) {
-        return buffered(run).await;
-    }
-    let Run { events, summary } = run;
-    let events = ReceiverStream::new(events).map(|event| ndjson_line(&event));
-    let last = futures_util::stream::once(async move {
-        summary
-            .await
-            .map(|s| ndjson_line(&s))
-            .map_err(|_| std::io::Error::other("exec run ended without a summary"))
-    });
-    let body = Body::from_stream(events.map(Ok::<_, std::io::Error>).chain(last));
-    let mut response = Response::new(body);
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-ndjson"),
-    );
+    let started = state.services.exec.start(caller, workspace, body).await?;
+    let exec_id = HeaderValue::from_str(&started.exec_id.to_string())
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let mut response = if wants_buffered(&headers) {
+        let collected = started.collect().await?;
+        let status = match collected.timed_out() {
+            true => StatusCode::GATEWAY_TIMEOUT,
+            false => StatusCode::OK,
+        };
+        (status, axum::Json(collected)).into_response()
+    } else {
+        // The client that started the run holds it: if it leaves, the run is killed.
+        ndjson(started.lines, started.held)
+    };
+    response.headers_mut().insert(EXEC_ID, exec_id);
     Ok(response)
 }
 
-fn ndjson_line<T: serde::Serialize>(value: &T) -> bytes::Bytes {
-    let mut line = serde_json::to_vec(value).unwrap_or_default();
-    line.push(b'\n');
-    line.into()
+/// `GET /workspaces/{id}/exec/{exec_id}`.
+pub async fn run(
+    State(state): State<AppState>,
+    WorkspaceCaller { workspace, .. }: WorkspaceCaller,
+    PathUuid(exec_id): PathUuid,
+) -> Result<Response, ApiError> {
+    let view = state.services.exec.runs.view(workspace.id, exec_id).await?;
+    Ok(axum::Json(view).into_response())
 }
 
-/// The whole run as one JSON object; 504 when it timed out.
-async fn buffered(run: Run) -> Result<Response, ApiError> {
-    let collected = run.collect().await?;
-    let status = if collected.summary.timed_out {
-        StatusCode::GATEWAY_TIMEOUT
-    } else {
-        StatusCode::OK
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputQuery {
+    since: Option<u64>,
+    follow: Option<String>,
+}
+
+/// `GET /workspaces/{id}/exec/{exec_id}/output?since=N&follow=1`.
+pub async fn output(
+    State(state): State<AppState>,
+    WorkspaceCaller { workspace, .. }: WorkspaceCaller,
+    PathUuid(exec_id): PathUuid,
+    Query(q): Query<OutputQuery>,
+) -> Result<Response, ApiError> {
+    let follow = match q.follow.as_deref() {
+        None | Some("0" | "false") => false,
+        Some("1" | "true") => true,
+        Some(_) => return Err(ApiError::bad_request("follow must be 1 or 0")),
     };
-    Ok((status, axum::Json(collected)).into_response())
+    let runs = &state.services.exec.runs;
+    let lines = runs
+        .output(workspace.id, exec_id, q.since.unwrap_or(0), follow)
+        .await?;
+    Ok(ndjson(lines, ()))
 }

@@ -18,6 +18,8 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/workspaces/{id}/terminal/sessions/{sid}", &["DELETE"]),
     ("/workspaces/{id}/activity", &["GET"]),
     ("/workspaces/{id}/exec", &["POST"]),
+    ("/workspaces/{id}/exec/{exec_id}", &["GET"]),
+    ("/workspaces/{id}/exec/{exec_id}/output", &["GET"]),
     ("/workspaces/{id}/files", &["GET", "PUT"]),
     ("/workspaces/{id}/files/{*path}", &["GET", "PUT", "DELETE"]),
     ("/org/tokens", &["POST", "GET"]),

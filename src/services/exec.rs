@@ -1,22 +1,31 @@
-//! The exec use case (SPEC §5.4): the request checked, the tier gate, the run started on the
+//! The exec use case (SPEC §5.4, §14): the request checked, the tier gate, the run started on the
 //! workspace's backend and owned by a task of its own (so it finishes, and is audited, even when
-//! the client leaves), and its output handed out as events and one final summary.
+//! the client leaves). Its record stream goes to its log (`exec/log.rs`); the client that
+//! started it is one reader of the log, and `GET …/exec/{exec_id}/output` is another.
+
+mod runs;
+
+pub use self::runs::{RunView, Runs};
 
 use std::collections::BTreeMap;
+use std::io;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, DropGuard};
+use uuid::Uuid;
 
 use super::{Ports, ServiceError, live};
 use crate::audit::{self, Kind};
 use crate::auth::Caller;
-use crate::backend::ExecSpec;
+use crate::backend::{ExecProcess, ExecSpec};
+use crate::exec::log::Writer;
 use crate::exec::{self, Argv, ArgvError, Event, Outcome, Summary};
 use crate::metrics::Metrics;
-use crate::store::NewActivity;
+use crate::store::{ExecRun, NewActivity, RunState, Store};
 use crate::workspace::Workspace;
 
 /// Output lines buffered between the process and a slow client.
@@ -63,38 +72,68 @@ impl ExecBody {
     }
 }
 
-/// A started run: its output events as they come, then its summary.
-pub struct Run {
-    pub events: mpsc::Receiver<Event>,
-    pub summary: oneshot::Receiver<Summary>,
+/// Lines of a run's record stream, as they are read from its log.
+pub type Lines = mpsc::Receiver<io::Result<Bytes>>;
+
+/// A started run: its id, and its record stream as `POST /exec` sends it.
+pub struct Started {
+    pub exec_id: Uuid,
+    pub lines: Lines,
+    /// Held by the client that started the run: dropping it (the client left) kills the run.
+    pub held: DropGuard,
 }
 
-/// A whole run in one answer.
+/// The final record of a run: §5.4's summary, with the run's id.
+#[derive(Serialize)]
+struct Final<'a> {
+    #[serde(flatten)]
+    summary: &'a Summary,
+    exec_id: Uuid,
+    /// Only when the server's shutdown killed the run.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    interrupted: bool,
+}
+
+/// A whole run in one answer: the final record's fields, and both streams whole.
 #[derive(Debug, Serialize)]
 pub struct Collected {
     #[serde(flatten)]
-    pub summary: Summary,
+    pub record: Map<String, Value>,
     pub stdout: String,
     pub stderr: String,
 }
 
-impl Run {
+impl Collected {
+    pub fn timed_out(&self) -> bool {
+        self.record.get("timed_out") == Some(&Value::Bool(true))
+    }
+}
+
+impl Started {
     /// Waits for the end of the run and gathers its output.
     pub async fn collect(mut self) -> Result<Collected, ServiceError> {
         let (mut stdout, mut stderr) = (String::new(), String::new());
-        while let Some(event) = self.events.recv().await {
-            if let Event::Data { stream, data } = event {
-                match stream {
+        let mut record = None;
+        while let Some(line) = self.lines.recv().await {
+            let line = line.map_err(|e| ServiceError::Internal(e.into()))?;
+            let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(&line) else {
+                continue;
+            };
+            match (object.remove("stream"), object.remove("data")) {
+                (Some(Value::String(stream)), Some(Value::String(data))) => match stream.as_str() {
                     "stdout" => stdout.push_str(&data),
                     _ => stderr.push_str(&data),
-                }
+                },
+                (None, _) => record = Some(object),
+                _ => {}
             }
         }
-        let summary = self.summary.await.map_err(|_| {
-            ServiceError::Internal(anyhow::anyhow!("exec run ended without a summary"))
+        let record = record.ok_or_else(|| {
+            ServiceError::Internal(anyhow::anyhow!("exec run ended without a final record"))
         })?;
+        drop(self.held);
         Ok(Collected {
-            summary,
+            record,
             stdout,
             stderr,
         })
@@ -106,14 +145,21 @@ pub struct Execs {
     metrics: Arc<Metrics>,
     /// Cancelled when the server shuts down: runs are killed and audited.
     shutdown: CancellationToken,
+    pub runs: Runs,
 }
 
 impl Execs {
-    pub fn new(ports: Ports, metrics: Arc<Metrics>, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        ports: Ports,
+        metrics: Arc<Metrics>,
+        shutdown: CancellationToken,
+        runs: Runs,
+    ) -> Self {
         Self {
             ports,
             metrics,
             shutdown,
+            runs,
         }
     }
 
@@ -124,7 +170,7 @@ impl Execs {
         caller: Caller,
         ws: Workspace,
         body: ExecBody,
-    ) -> Result<Run, ServiceError> {
+    ) -> Result<Started, ServiceError> {
         let (spec, timeout_s) = body.into_spec()?;
         let limit = exec::timeout(timeout_s);
         let started = async {
@@ -148,23 +194,131 @@ impl Execs {
                 return Err(e);
             }
         };
-        let (events, receiver) = mpsc::channel::<Event>(LINE_QUEUE);
-        let (done, summary) = oneshot::channel::<Summary>();
-        // The row is written before the summary goes out (a client that reads its activity next
-        // finds it), unless the database is down: then the summary goes out and the row follows.
-        let (store, metrics) = (self.ports.store.clone(), self.metrics.clone());
+        let (exec_id, process, writer, lines) = self.record(&ws, &spec, process).await?;
+        let left = CancellationToken::new();
+        let job = Job {
+            exec_id,
+            caller,
+            ws,
+            spec,
+            limit,
+            store: self.ports.store.clone(),
+            metrics: self.metrics.clone(),
+        };
         let stop = self.shutdown.child_token();
-        tokio::spawn(async move {
-            let outcome = exec::run(process, limit, events, stop).await;
-            metrics.exec_run(outcome.label());
-            let row = audit_row(&caller, &ws, &spec, limit.as_secs(), &outcome);
-            audit::record_or_defer(store, row).await;
-            let _ = done.send(outcome.summary);
-        });
-        Ok(Run {
-            events: receiver,
-            summary,
+        tokio::spawn(job.drive(process, writer, stop, left.clone()));
+        Ok(Started {
+            exec_id,
+            lines,
+            held: left.drop_guard(),
         })
+    }
+
+    /// Gives a started process its record, its log and the log's first reader; on a failure
+    /// the process is killed.
+    async fn record(
+        &self,
+        ws: &Workspace,
+        spec: &ExecSpec,
+        mut process: Box<dyn ExecProcess>,
+    ) -> Result<(Uuid, Box<dyn ExecProcess>, Writer, Lines), ServiceError> {
+        if let Err(e) = self.runs.purge().await {
+            tracing::warn!(error = %e, "forgetting expired exec runs");
+        }
+        let exec_id = Uuid::new_v4();
+        let run = ExecRun {
+            exec_id,
+            workspace_id: ws.id,
+            argv: spec.argv.clone(),
+            state: RunState::Running,
+            started_at_ms: runs::now_ms(),
+            ended_at_ms: None,
+            final_record: None,
+            idempotency_key: None,
+        };
+        let kept = async {
+            self.ports.store.insert_exec_run(&run).await?;
+            let writer = self.runs.logs.create(exec_id).await;
+            let writer = writer.map_err(|e| ServiceError::Internal(e.into()))?;
+            let lines = self.runs.logs.read(exec_id, 0, true, false).await;
+            let lines = lines.ok_or_else(|| anyhow::anyhow!("exec run log missing"));
+            Ok::<_, ServiceError>((writer, lines.map_err(ServiceError::Internal)?))
+        };
+        match kept.await {
+            Ok((writer, lines)) => Ok((exec_id, process, writer, lines)),
+            Err(e) => {
+                process.kill().await;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A run being driven to its end.
+struct Job {
+    exec_id: Uuid,
+    caller: Caller,
+    ws: Workspace,
+    spec: ExecSpec,
+    limit: std::time::Duration,
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+}
+
+impl Job {
+    /// Runs the process, its output into the log, until it ends, its timeout, the server's
+    /// shutdown (`stop`) or its client leaving (`left`); then the audit row, the record, and last
+    /// the final line, so a client that has read it finds both.
+    async fn drive(
+        self,
+        process: Box<dyn ExecProcess>,
+        mut writer: Writer,
+        stop: CancellationToken,
+        left: CancellationToken,
+    ) {
+        let (events, mut received) = mpsc::channel::<Event>(LINE_QUEUE);
+        let log = &mut writer;
+        let pump = async move {
+            loop {
+                tokio::select! {
+                    event = received.recv() => match event {
+                        Some(event) => {
+                            let line = serde_json::to_vec(&event).unwrap_or_default();
+                            if let Err(e) = log.append(&line).await {
+                                tracing::warn!(error = %e, "writing an exec run's output");
+                            }
+                        }
+                        None => break,
+                    },
+                    // The run sees its output closed: as a departed client, it is killed.
+                    () = left.cancelled() => break,
+                }
+            }
+        };
+        let (outcome, ()) = tokio::join!(exec::run(process, self.limit, events, stop), pump);
+        self.metrics.exec_run(outcome.label());
+        let last = Final {
+            summary: &outcome.summary,
+            exec_id: self.exec_id,
+            interrupted: outcome.interrupted,
+        };
+        let record = serde_json::to_value(&last).unwrap_or_default();
+        let row = audit_row(&self, &outcome);
+        audit::record_or_defer(self.store.clone(), row).await;
+        let state = match outcome.interrupted {
+            true => RunState::Interrupted,
+            false => RunState::Exited,
+        };
+        let finished = self
+            .store
+            .finish_exec_run(self.exec_id, state, runs::now_ms(), &record);
+        if let Err(e) = finished.await {
+            tracing::warn!(exec_id = %self.exec_id, error = %e, "recording an exec run's end");
+        }
+        let line = serde_json::to_vec(&last).unwrap_or_default();
+        if let Err(e) = writer.finish(&line).await {
+            tracing::warn!(exec_id = %self.exec_id, error = %e, "writing an exec run's final record");
+        }
     }
 }
 
@@ -193,32 +347,27 @@ fn refusal_row(
 }
 
 /// The audit row: who ran what and how it ended; never output, stdin or env values.
-fn audit_row(
-    caller: &Caller,
-    ws: &Workspace,
-    spec: &ExecSpec,
-    timeout_s: u64,
-    outcome: &Outcome,
-) -> NewActivity {
-    let s = &outcome.summary;
+fn audit_row(job: &Job, outcome: &Outcome) -> NewActivity {
+    let (spec, s) = (&job.spec, &outcome.summary);
     let error = match outcome {
         o if o.error.is_some() => Some("backend failure".to_owned()),
         o if o.interrupted => Some("server shutting down".to_owned()),
         _ => None,
     };
     audit::row(
-        ws.id,
+        job.ws.id,
         Kind::Exec,
-        caller,
+        &job.caller,
         "POST",
         format!("exec {}", spec.argv[0]),
     )
     .with_details(json!({
+        "exec_id": job.exec_id,
         "argv": spec.argv,
         "cwd": spec.cwd,
         "env_keys": spec.env.iter().map(|(k, _)| k).collect::<Vec<_>>(),
         "stdin_bytes": spec.stdin.as_ref().map_or(0, Vec::len),
-        "timeout_s": timeout_s,
+        "timeout_s": job.limit.as_secs(),
         "exit_code": s.exit_code,
         "timed_out": s.timed_out,
         "stdout_bytes": s.stdout_bytes,

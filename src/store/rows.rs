@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Activity, AllowlistEntry, OrgToken, StoreError, WorkspaceToken};
+use super::{Activity, AllowlistEntry, ExecRun, OrgToken, RunState, StoreError, WorkspaceToken};
 use crate::workspace::{Workspace, WorkspaceId};
 
 /// Columns of `workspaces`, in the order `WORKSPACE_COLUMNS` lists them.
@@ -169,4 +169,36 @@ pub struct TicketRow {
 #[derive(sqlx::FromRow)]
 pub struct IdRow {
     pub id: Uuid,
+}
+
+/// Columns of `exec_runs`, in the order `ExecRunRow` has them.
+pub const EXEC_RUN_COLUMNS: &str = "exec_id, workspace_id, argv, state, started_at_ms, \
+     ended_at_ms, final_record, idempotency_key";
+
+#[derive(sqlx::FromRow)]
+pub struct ExecRunRow {
+    pub exec_id: Uuid,
+    pub workspace_id: Uuid,
+    pub argv: String,
+    pub state: String,
+    pub started_at_ms: i64,
+    pub ended_at_ms: Option<i64>,
+    pub final_record: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+impl From<ExecRunRow> for ExecRun {
+    fn from(r: ExecRunRow) -> Self {
+        ExecRun {
+            exec_id: r.exec_id,
+            workspace_id: WorkspaceId(r.workspace_id),
+            argv: serde_json::from_str(&r.argv).unwrap_or_default(),
+            // Only this server writes the column; an unknown value reads as ended.
+            state: RunState::parse(&r.state).unwrap_or(RunState::Exited),
+            started_at_ms: r.started_at_ms,
+            ended_at_ms: r.ended_at_ms,
+            final_record: r.final_record.and_then(|f| serde_json::from_str(&f).ok()),
+            idempotency_key: r.idempotency_key,
+        }
+    }
 }

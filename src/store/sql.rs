@@ -8,6 +8,7 @@
 
 pub(crate) mod activity;
 pub(crate) mod browser;
+pub(crate) mod exec;
 pub(crate) mod tokens;
 pub(crate) mod workspaces;
 
@@ -27,7 +28,7 @@ macro_rules! finish_store {
 
             use $crate::store::rows::*;
             use $crate::store::{
-                Activity, AllowlistEntry, NewActivity, OrgToken, StoreError, StoredTicket, WorkspaceFields,
+                Activity, AllowlistEntry, ExecRun, NewActivity, OrgToken, RunState, StoreError, StoredTicket, WorkspaceFields,
                 WorkspaceToken, MAX_TREE_DEPTH,
             };
             use $crate::workspace::{Status, Workspace, WorkspaceId};

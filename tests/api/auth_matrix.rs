@@ -80,6 +80,9 @@ const ROWS: &[Row] = &[
     row("DELETE", "/workspaces/{id}/terminal/sessions/{sid}", Workspace, 404, None),
     row("GET", "/workspaces/{id}/activity", Workspace, 200, None),
     row("POST", "/workspaces/{id}/exec", Workspace, 503, Some(r#"{"argv":["true"]}"#)),
+    // Past auth, a run that does not exist.
+    row("GET", "/workspaces/{id}/exec/{exec_id}", Workspace, 404, None),
+    row("GET", "/workspaces/{id}/exec/{exec_id}/output", Workspace, 404, None),
     row("GET", "/workspaces/{id}/files", Workspace, 503, None),
     row("PUT", "/workspaces/{id}/files", Workspace, 503, Some(r#"{"files":{"a":"b"}}"#)),
     row("GET", "/workspaces/{id}/files/{*path}", Workspace, 503, None),
@@ -286,7 +289,8 @@ async fn send(app: &TestApp, row: &Row, cred: Cred, f: &Fixture) -> u16 {
                 "some-plugin"
             },
         )
-        .replace("{sid}", "0123456789abcdef0123456789abcdef");
+        .replace("{sid}", "0123456789abcdef0123456789abcdef")
+        .replace("{exec_id}", "00000000-0000-4000-8000-000000000000");
     if let Cred::QueryToken = cred {
         path = format!(
             "{path}?token={0}&auth_token={0}&access_token={0}",

@@ -56,6 +56,7 @@ async fn output_streams_as_ndjson_and_ends_with_the_exact_final_record() {
         keys,
         [
             "duration_ms",
+            "exec_id",
             "exit_code",
             "stderr_bytes",
             "stdout_bytes",

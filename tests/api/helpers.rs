@@ -1,7 +1,6 @@
 //! `TestApp`: the real server on port 0 with a real database, and a real HTTP client.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -11,79 +10,13 @@ use tokio::task::JoinHandle;
 use workspace_server::app::App;
 use workspace_server::config::Config;
 
-use crate::support::fresh_postgres_url;
+mod options;
+
+pub use self::options::{Db, Options};
 pub use crate::support::test_image;
 
 /// How long a local workspace may take to come online.
 const PROVISION_WAIT: Duration = Duration::from_secs(60);
-
-/// Which database a test server uses.
-#[derive(Clone)]
-pub enum Db {
-    Sqlite(PathBuf),
-    Postgres(String),
-}
-
-/// How to start a test server.
-#[derive(Clone)]
-pub struct Options {
-    pub db: Option<Db>,
-    pub admin_token: Option<String>,
-    pub args: Vec<String>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            db: None,
-            admin_token: Some(workspace_server::auth::generate_token()),
-            args: vec![
-                "--rate-limit".into(),
-                "0".into(),
-                "--workspace-image".into(),
-                test_image(),
-                // This machine's engine refuses privileged containers (SPEC §8).
-                "--workspace-privileged".into(),
-                "false".into(),
-                // No EIC unless a test asks for it (`Options::eic`): remote workspaces get 503.
-                "--aws-cli".into(),
-                "/nonexistent/aws".into(),
-            ],
-        }
-    }
-}
-
-impl Options {
-    /// Sets `flag` to `value`, replacing an earlier value of the same flag.
-    pub fn arg(mut self, flag: &str, value: &str) -> Self {
-        if let Some(i) = self.args.iter().position(|a| a == flag) {
-            self.args.drain(i..i + 2);
-        }
-        self.args.push(flag.into());
-        self.args.push(value.into());
-        self
-    }
-
-    pub async fn postgres(mut self) -> Self {
-        self.db = Some(Db::Postgres(fresh_postgres_url().await));
-        self
-    }
-
-    /// Reaches EC2 workspaces through the `aws` stand-in and the test sshd.
-    pub fn eic(self) -> Self {
-        let aws = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws");
-        self.arg("--aws-cli", aws)
-    }
-
-    pub fn no_admin_token(mut self) -> Self {
-        self.admin_token = None;
-        self
-    }
-
-    pub async fn spawn(self) -> TestApp {
-        TestApp::start(self).await
-    }
-}
 
 /// A running server and what is needed to talk to it.
 pub struct TestApp {
@@ -92,6 +25,7 @@ pub struct TestApp {
     pub db: Db,
     pub client: reqwest::Client,
     pub generated_admin_token: Option<String>,
+    data: std::path::PathBuf,
     options: Options,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -105,20 +39,29 @@ impl TestApp {
 
     async fn start(mut options: Options) -> TestApp {
         let mut dir = None;
-        let db = match options.db.clone() {
-            Some(db) => db,
+        let mut fresh_dir = || {
+            let tmp = std::sync::Arc::new(tempfile::tempdir().unwrap());
+            let path = tmp.path().to_owned();
+            dir = Some(tmp);
+            path
+        };
+        let (db, data) = match options.db.clone() {
+            Some(Db::Sqlite(path)) => (Db::Sqlite(path.clone()), path),
+            // Beside PostgreSQL the data directory holds exec output (kept by a restart).
+            Some(Db::Postgres(url)) => {
+                let data = options.data.clone().unwrap_or_else(&mut fresh_dir);
+                (Db::Postgres(url), data)
+            }
             None => {
-                let tmp = std::sync::Arc::new(tempfile::tempdir().unwrap());
-                let path = tmp.path().to_owned();
-                dir = Some(tmp);
-                Db::Sqlite(path)
+                let path = fresh_dir();
+                (Db::Sqlite(path.clone()), path)
             }
         };
         options.db = Some(db.clone());
         let mut args = vec!["workspace-server".to_owned(), "--port".into(), "0".into()];
-        match &db {
-            Db::Sqlite(path) => args.extend(["--data-dir".into(), path.display().to_string()]),
-            Db::Postgres(url) => args.extend(["--database-url".into(), url.clone()]),
+        args.extend(["--data-dir".into(), data.display().to_string()]);
+        if let Db::Postgres(url) = &db {
+            args.extend(["--database-url".into(), url.clone()]);
         }
         if let Some(token) = &options.admin_token {
             // `=` form: a generated token may begin with `-`.
@@ -143,6 +86,7 @@ impl TestApp {
             db,
             client: reqwest::Client::new(),
             generated_admin_token,
+            data,
             options,
             stop: Some(stop),
             task: Some(task),
@@ -163,9 +107,15 @@ impl TestApp {
     /// Stops this server and starts a new one on the same database and admin token.
     pub async fn restart(mut self) -> TestApp {
         self.stop().await;
+        self.options.data = Some(self.data.clone());
         let mut next = TestApp::start(self.options.clone()).await;
         next._dir = self._dir.take();
         next
+    }
+
+    /// The server's data directory.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.data.clone()
     }
 
     /// A second handle on the server's own database, for what no route may write.

@@ -19,6 +19,7 @@ mod docker_terminal;
 mod eic;
 mod eic_instances;
 mod errors;
+mod exec_runs;
 mod go_clients;
 mod health;
 mod hostile_input;

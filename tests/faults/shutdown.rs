@@ -4,8 +4,10 @@ use std::time::Duration;
 
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::support::process::{all_gone, descendants, eventually};
-use crate::support::server::Server;
+use serde_json::json;
+
+use crate::support::process::{all_gone, descendants, eventually, sigkill};
+use crate::support::server::{Server, TOKEN};
 use crate::support::terminal::{terminal_end, type_and_expect};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -45,10 +47,13 @@ async fn sigterm_closes_sessions_with_going_away_and_leaves_nothing_behind() {
         let (code, _) = close.expect("a close frame");
         assert_eq!(code, CloseCode::Away);
     }
+    let mut runs = Vec::new();
     for exec in execs {
         let lines = exec.await.unwrap();
         let last = lines.last().expect("a final line");
         assert!(last.get("exit_code").is_some(), "{lines:?}");
+        assert_eq!(last["interrupted"], true, "{lines:?}");
+        runs.push(last["exec_id"].as_str().unwrap().to_owned());
     }
     let gone = eventually(10, || all_gone(&helpers)).await;
     assert!(gone, "outlived the server: {helpers:?}");
@@ -73,6 +78,68 @@ async fn sigterm_closes_sessions_with_going_away_and_leaves_nothing_behind() {
         let execs = server.activity(id, "exec").await;
         assert_eq!(execs.len(), 1, "{execs:?}");
     }
+    // The runs were recorded as interrupted, and their output is still there to read.
+    for (id, run) in [&local, &remote].into_iter().zip(&runs) {
+        interrupted_and_readable(&server, id, run).await;
+    }
+    let container = format!("ws-{}", &local[..12]);
+    let _ = std::process::Command::new("docker")
+        .args(["rm", "-f", &container])
+        .output();
+}
+
+/// A run the server's end cut short reads as interrupted, its output ending with that record.
+async fn interrupted_and_readable(server: &Server, id: &str, run: &str) {
+    let (status, record) = server
+        .call("GET", &format!("/workspaces/{id}/exec/{run}"), None)
+        .await;
+    assert_eq!(
+        (status, &record["state"]),
+        (200, &json!("interrupted")),
+        "{record}"
+    );
+    let output = server
+        .client
+        .get(server.url(&format!("/workspaces/{id}/exec/{run}/output")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let last: serde_json::Value = serde_json::from_str(output.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (&last["exec_id"], &last["interrupted"]),
+        (&json!(run), &json!(true)),
+        "{output}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_a_crashed_server_left_running_are_interrupted_after_its_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::start(data.path(), &[], &[]).await;
+    let local = server.local_workspace().await;
+    let res = server
+        .client
+        .post(server.url(&format!("/workspaces/{local}/exec")))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "argv": ["sh", "-c", "echo before; sleep 637"] }))
+        .send()
+        .await
+        .unwrap();
+    let run = res.headers()["x-exec-id"].to_str().unwrap().to_owned();
+    let mut body = res.bytes_stream();
+    let first = futures_util::StreamExt::next(&mut body)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("before"));
+    sigkill(server.pid());
+    let _ = server.sigterm(5).await;
+    let server = Server::start(data.path(), &[], &[]).await;
+    interrupted_and_readable(&server, &local, &run).await;
     let container = format!("ws-{}", &local[..12]);
     let _ = std::process::Command::new("docker")
         .args(["rm", "-f", &container])

@@ -15,8 +15,8 @@ use workspace_server::workspace::{Status, Workspace, WorkspaceId};
 
 use records::{activity_is_newest_first, allowlists_are_replaced_whole};
 use tokens::{
-    browser_sessions_expire_end_and_are_capped, org_tokens, tickets_are_taken_once,
-    workspace_tokens,
+    browser_sessions_expire_end_and_are_capped, exec_runs_are_kept_finished_and_purged, org_tokens,
+    tickets_are_taken_once, workspace_tokens,
 };
 use workspaces::{
     a_new_instance_id_drops_the_pinned_host_key, concurrent_parent_changes_never_make_a_cycle,
@@ -65,6 +65,7 @@ async fn contract(store: Arc<dyn Store>) {
     org_tokens(&*store).await;
     tickets_are_taken_once(&*store).await;
     browser_sessions_expire_end_and_are_capped(&*store).await;
+    exec_runs_are_kept_finished_and_purged(&*store).await;
     activity_is_newest_first(&*store).await;
     allowlists_are_replaced_whole(&*store).await;
     concurrent_parent_changes_never_make_a_cycle(store.clone()).await;

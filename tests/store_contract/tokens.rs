@@ -245,3 +245,82 @@ pub async fn browser_sessions_expire_end_and_are_capped(store: &dyn Store) {
         .unwrap();
     assert!(!store.remove_browser_session(&session(4)).await.unwrap());
 }
+
+pub async fn exec_runs_are_kept_finished_and_purged(store: &dyn Store) {
+    use workspace_server::store::{ExecRun, RunState};
+    let ws = WorkspaceId::new();
+    let run = |key: Option<&str>| ExecRun {
+        exec_id: uuid::Uuid::new_v4(),
+        workspace_id: ws,
+        argv: vec!["sh".into(), "-c".into(), "echo 'a b'".into()],
+        state: RunState::Running,
+        started_at_ms: 1_000,
+        ended_at_ms: None,
+        final_record: None,
+        idempotency_key: key.map(str::to_owned),
+    };
+    let first = run(Some("key-1"));
+    assert!(store.insert_exec_run(&first).await.unwrap());
+    assert_eq!(
+        store.exec_run(ws, first.exec_id).await.unwrap(),
+        Some(first.clone())
+    );
+    // One key, one run: a second insert with it stores nothing.
+    let again = run(Some("key-1"));
+    assert!(!store.insert_exec_run(&again).await.unwrap());
+    assert_eq!(store.exec_run(ws, again.exec_id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .exec_run_by_key(ws, "key-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .exec_id,
+        first.exec_id
+    );
+    // Runs without a key never collide; another workspace does not see them.
+    let (a, b) = (run(None), run(None));
+    assert!(store.insert_exec_run(&a).await.unwrap());
+    assert!(store.insert_exec_run(&b).await.unwrap());
+    assert_eq!(
+        store.exec_run(WorkspaceId::new(), a.exec_id).await.unwrap(),
+        None
+    );
+    let running: Vec<_> = store
+        .running_exec_runs()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.exec_id)
+        .collect();
+    assert!(
+        [first.exec_id, a.exec_id, b.exec_id]
+            .iter()
+            .all(|id| running.contains(id))
+    );
+
+    let record = serde_json::json!({ "exit_code": 0, "exec_id": a.exec_id });
+    store
+        .finish_exec_run(a.exec_id, RunState::Exited, 5_000, &record)
+        .await
+        .unwrap();
+    let ended = store.exec_run(ws, a.exec_id).await.unwrap().unwrap();
+    assert_eq!(
+        (ended.state, ended.ended_at_ms, ended.final_record),
+        (RunState::Exited, Some(5_000), Some(record))
+    );
+    store
+        .finish_exec_run(
+            b.exec_id,
+            RunState::Interrupted,
+            9_000,
+            &serde_json::json!({}),
+        )
+        .await
+        .unwrap();
+    // Purging forgets what ended before the cutoff, and nothing still running.
+    assert_eq!(store.purge_exec_runs(6_000).await.unwrap(), vec![a.exec_id]);
+    assert_eq!(store.exec_run(ws, a.exec_id).await.unwrap(), None);
+    assert!(store.exec_run(ws, b.exec_id).await.unwrap().is_some());
+    assert!(store.exec_run(ws, first.exec_id).await.unwrap().is_some());
+}

@@ -1,10 +1,10 @@
 //! Browser sessions: the cookie of SPEC §13, stored as a hash with its bearer's hash.
 //! Part of the one SQL `Store` implementation: see `store/sql.rs`.
 
-/// Adds these methods to the accumulated `Store` impl, then hands on to `$crate::store::sql::activity::activity_methods`.
+/// Adds these methods to the accumulated `Store` impl, then hands on to `$crate::store::sql::exec::exec_methods`.
 macro_rules! browser_methods {
     ($store:ty; [$($acc:tt)*]) => {
-        $crate::store::sql::activity::activity_methods!{ $store; [$($acc)*
+        $crate::store::sql::exec::exec_methods!{ $store; [$($acc)*
             async fn insert_browser_session(
                 &self,
                 hash: &str,

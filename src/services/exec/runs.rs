@@ -1,0 +1,130 @@
+//! Exec runs as durable resources (SPEC §14): the record of a run and its output, read while it
+//! runs or after it ended (a restart included) until `EXEC_RETENTION` has passed.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::super::ServiceError;
+use crate::exec::log::RunLogs;
+use crate::store::{ExecRun, RunState, Store};
+use crate::workspace::WorkspaceId;
+
+/// The answer of `GET /workspaces/{id}/exec/{exec_id}`.
+#[derive(Debug, Serialize)]
+pub struct RunView {
+    pub exec_id: Uuid,
+    pub argv: Vec<String>,
+    pub state: RunState,
+    pub started_at: DateTime<Utc>,
+    /// The final record's fields, once the run has ended.
+    #[serde(flatten)]
+    pub ended: Map<String, Value>,
+}
+
+/// Records and logs of runs, and how long they are kept.
+pub struct Runs {
+    pub store: Arc<dyn Store>,
+    pub logs: Arc<RunLogs>,
+    pub retention: Duration,
+}
+
+pub fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn not_found() -> ServiceError {
+    ServiceError::NotFound("exec run not found".into())
+}
+
+impl Runs {
+    fn retention_ms(&self) -> i64 {
+        i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// A run of `ws` still kept: unknown, another workspace's and expired ones are all 404.
+    async fn kept(&self, ws: WorkspaceId, id: Uuid) -> Result<ExecRun, ServiceError> {
+        let run = self.store.exec_run(ws, id).await?.ok_or_else(not_found)?;
+        match run.ended_at_ms {
+            Some(ended) if ended.saturating_add(self.retention_ms()) < now_ms() => Err(not_found()),
+            _ => Ok(run),
+        }
+    }
+
+    pub async fn view(&self, ws: WorkspaceId, id: Uuid) -> Result<RunView, ServiceError> {
+        let run = self.kept(ws, id).await?;
+        let ended = match run.final_record {
+            Some(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        let mut ended = ended;
+        ended.remove("exec_id");
+        Ok(RunView {
+            exec_id: run.exec_id,
+            argv: run.argv,
+            state: run.state,
+            started_at: DateTime::from_timestamp_millis(run.started_at_ms).unwrap_or_default(),
+            ended,
+        })
+    }
+
+    /// The run's record stream from byte `since`, each line with its offset.
+    pub async fn output(
+        &self,
+        ws: WorkspaceId,
+        id: Uuid,
+        since: u64,
+        follow: bool,
+    ) -> Result<mpsc::Receiver<io::Result<Bytes>>, ServiceError> {
+        self.kept(ws, id).await?;
+        self.logs
+            .read(id, since, follow, true)
+            .await
+            .ok_or_else(not_found)
+    }
+
+    /// Forgets the runs that ended more than the retention ago, records and output.
+    pub async fn purge(&self) -> Result<(), ServiceError> {
+        let cutoff = now_ms().saturating_sub(self.retention_ms());
+        for id in self.store.purge_exec_runs(cutoff).await? {
+            self.logs.remove(id).await;
+        }
+        Ok(())
+    }
+
+    /// At start-up: a run the store still has as running was cut off by the end of an earlier
+    /// server (a crash: a clean shutdown records its runs itself). Its stream gets a final record
+    /// and it is recorded as interrupted.
+    pub async fn recover(&self) -> Result<usize, ServiceError> {
+        let cut = self.store.running_exec_runs().await?;
+        let now = now_ms();
+        for run in &cut {
+            let last = json!({
+                "exec_id": run.exec_id,
+                "exit_code": null,
+                "timed_out": false,
+                "duration_ms": now.saturating_sub(run.started_at_ms).max(0),
+                "interrupted": true,
+            });
+            if let Err(e) = self
+                .logs
+                .close_unfinished(run.exec_id, last.to_string().as_bytes())
+                .await
+            {
+                tracing::warn!(exec_id = %run.exec_id, error = %e, "closing an interrupted run's output");
+            }
+            self.store
+                .finish_exec_run(run.exec_id, RunState::Interrupted, now, &last)
+                .await?;
+        }
+        self.purge().await?;
+        Ok(cut.len())
+    }
+}
