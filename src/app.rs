@@ -139,6 +139,7 @@ impl App {
                         .context("opening the exec output directory")?,
                     retention: config.exec_retention,
                 },
+                std::time::Duration::from_secs(config.exec_detached_max_s),
             )),
             files: Arc::new(Files::new(ports.clone())),
             plugins: Arc::new(Plugins::new(

@@ -184,6 +184,10 @@ pub struct Config {
     #[arg(long, env = "EXEC_RETENTION", default_value = "1h", value_parser = parse_duration)]
     pub exec_retention: std::time::Duration,
 
+    /// The longest `timeout_s` of a detached exec run (`"detach": true`), in seconds.
+    #[arg(long, env = "EXEC_DETACHED_MAX_S", default_value_t = 3600)]
+    pub exec_detached_max_s: u64,
+
     /// How long a browser session (`POST /auth/session`) lasts.
     #[arg(long, env = "BROWSER_SESSION_TTL", default_value = "8h", value_parser = parse_duration)]
     pub browser_session_ttl: std::time::Duration,

@@ -23,9 +23,15 @@ pub fn tier_may_exec(tier: i32) -> bool {
 
 /// The timeout for a request's `timeout_s`, clamped to `TIMEOUT_RANGE_SECS`.
 pub fn timeout(requested: Option<i64>) -> Duration {
+    timeout_up_to(requested, TIMEOUT_RANGE_SECS.1 as u64)
+}
+
+/// The timeout for `requested`, clamped to 1 s..=`max_secs` (a detached run's longer limit).
+pub fn timeout_up_to(requested: Option<i64>, max_secs: u64) -> Duration {
+    let max = i64::try_from(max_secs).unwrap_or(i64::MAX);
     let secs = requested
         .unwrap_or(DEFAULT_TIMEOUT_SECS)
-        .clamp(TIMEOUT_RANGE_SECS.0, TIMEOUT_RANGE_SECS.1);
+        .clamp(TIMEOUT_RANGE_SECS.0, max.max(TIMEOUT_RANGE_SECS.0));
     Duration::from_secs(secs as u64)
 }
 

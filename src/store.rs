@@ -313,6 +313,8 @@ pub trait Store: Send + Sync + 'static {
         ended_at_ms: i64,
         final_record: &serde_json::Value,
     ) -> Result<(), StoreError>;
+    /// Forgets a run that never started.
+    async fn remove_exec_run(&self, id: Uuid) -> Result<(), StoreError>;
     /// Runs still recorded as running.
     async fn running_exec_runs(&self) -> Result<Vec<ExecRun>, StoreError>;
     /// Forgets the runs that ended before `ended_before_ms`; answers their ids.

@@ -13,10 +13,12 @@ use super::auth::WorkspaceCaller;
 use super::error::ApiError;
 use super::extract::{Json, PathUuid, Query};
 use crate::app::AppState;
-use crate::services::exec::{ExecBody, Lines};
+use crate::services::exec::{ExecBody, Lines, idempotency_key};
 
 /// The header that names a run.
 const EXEC_ID: HeaderName = HeaderName::from_static("x-exec-id");
+/// The header that makes a retry attach to the first run instead of starting another.
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
 fn wants_buffered(headers: &HeaderMap) -> bool {
     headers
@@ -45,10 +47,18 @@ pub async fn exec(
     headers: HeaderMap,
     Json(body): Json<ExecBody>,
 ) -> Result<Response, ApiError> {
-    let started = state.services.exec.start(caller, workspace, body).await?;
+    let key = idempotency_key(headers.get(IDEMPOTENCY_KEY).map(HeaderValue::as_bytes))?;
+    let started = state
+        .services
+        .exec
+        .start(caller, workspace, body, key)
+        .await?;
     let exec_id = HeaderValue::from_str(&started.exec_id.to_string())
         .map_err(|e| ApiError::Internal(e.into()))?;
-    let mut response = if wants_buffered(&headers) {
+    let mut response = if started.detached {
+        let body = serde_json::json!({ "exec_id": started.exec_id });
+        (StatusCode::ACCEPTED, axum::Json(body)).into_response()
+    } else if wants_buffered(&headers) {
         let collected = started.collect().await?;
         let status = match collected.timed_out() {
             true => StatusCode::GATEWAY_TIMEOUT,

@@ -169,3 +169,147 @@ async fn a_run_past_its_retention_is_404() {
     assert!(!file.exists(), "{file:?}");
     app.remove(&id).await;
 }
+
+/// `POST /exec` with `body` and `Idempotency-Key: key`: the `X-Exec-Id` and the whole body.
+async fn keyed(app: &TestApp, id: &str, key: &str, body: &Value) -> (String, String) {
+    let res = app
+        .post(&format!("/workspaces/{id}/exec"))
+        .bearer_auth(&app.admin)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let exec_id = res.headers()["x-exec-id"].to_str().unwrap().to_owned();
+    (exec_id, res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn one_idempotency_key_runs_its_command_once() {
+    let app = TestApp::spawn().await;
+    let id = app.create_local(json!({ "name": "idem" })).await;
+    let body = json!({ "argv": ["sh", "-c", "echo ran >> /tmp/idem; sleep 0.5; echo done"] });
+    let (a, b) = tokio::join!(
+        keyed(&app, &id, "key-1", &body),
+        keyed(&app, &id, "key-1", &body)
+    );
+    let c = keyed(&app, &id, "key-1", &body).await;
+    let d = keyed(&app, &id, "key-1", &body).await;
+    for other in [&b, &c, &d] {
+        assert_eq!(other.0, a.0, "one run for one key");
+        // Each answer is the first run's whole output, from its start.
+        assert_eq!(other.1, a.1);
+    }
+    assert!(
+        a.1.starts_with(r#"{"stream":"stdout","data":"done\n"}"#),
+        "{}",
+        a.1
+    );
+    assert_eq!(app.sh(&id, "cat /tmp/idem").await, "ran\n");
+    // Another key is another run; a bad key is refused before anything runs.
+    let (other, _) = keyed(&app, &id, "key-2", &body).await;
+    assert_ne!(other, a.0);
+    assert_eq!(app.sh(&id, "cat /tmp/idem").await, "ran\nran\n");
+    let long = "k".repeat(256);
+    for bad in [long.as_str(), ""] {
+        let res = app
+            .post(&format!("/workspaces/{id}/exec"))
+            .bearer_auth(&app.admin)
+            .header("Idempotency-Key", bad)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{bad:?}");
+    }
+    assert_eq!(app.sh(&id, "cat /tmp/idem").await, "ran\nran\n");
+    app.remove(&id).await;
+}
+
+/// A keyed run whose client leaves after three lines: the run goes on, and what the client read
+/// plus the rest from its offset is the whole run, no line lost or repeated.
+pub(crate) async fn a_keyed_run_outlives_its_client(app: &TestApp, id: &str) {
+    let script = "i=0; while [ $i -lt 40 ]; do echo n$i; i=$((i+1)); sleep 0.05; done";
+    let body = json!({ "argv": ["sh", "-c", script] });
+    let res = app
+        .post(&format!("/workspaces/{id}/exec"))
+        .bearer_auth(&app.admin)
+        .header("Idempotency-Key", "leaves")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let exec_id = res.headers()["x-exec-id"].to_str().unwrap().to_owned();
+    let mut stream = res.bytes_stream();
+    let mut read = Vec::new();
+    while read.iter().filter(|b| **b == b'\n').count() < 3 {
+        read.extend_from_slice(&stream.next().await.unwrap().unwrap());
+    }
+    drop(stream); // the connection drops
+    let since = read.iter().rposition(|b| *b == b'\n').unwrap() + 1;
+    read.truncate(since);
+    let (status, rest) = output(app, id, &exec_id, &format!("?since={since}&follow=1")).await;
+    assert_eq!(status, 200);
+    // The whole run, as its key answers it from the start once it has ended.
+    let (again, whole) = keyed(app, id, "leaves", &body).await;
+    assert_eq!(again, exec_id);
+    let mut joined = String::from_utf8(read).unwrap();
+    joined.push_str(&without_offsets(&rest, &whole, since));
+    assert_eq!(joined, whole);
+    let last: Value = serde_json::from_str(whole.lines().last().unwrap()).unwrap();
+    assert_eq!(last["exit_code"], 0, "the run was not killed: {whole}");
+    assert!(whole.contains("n39\\n"), "{whole}");
+}
+
+#[tokio::test]
+async fn a_keyed_run_on_docker_outlives_its_client() {
+    let app = TestApp::spawn().await;
+    let id = app.create_local(json!({ "name": "leaves" })).await;
+    a_keyed_run_outlives_its_client(&app, &id).await;
+    app.remove(&id).await;
+}
+
+#[tokio::test]
+async fn a_detached_run_answers_at_once_and_goes_on_without_a_client() {
+    let app = TestApp::spawn().await;
+    let id = app.create_local(json!({ "name": "detached" })).await;
+    let asked = std::time::Instant::now();
+    let res = app
+        .post(&format!("/workspaces/{id}/exec"))
+        .bearer_auth(&app.admin)
+        .json(&json!({ "argv": ["sh", "-c", "sleep 1; echo late"], "detach": true, "timeout_s": 600 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let header = res.headers()["x-exec-id"].to_str().unwrap().to_owned();
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_millis(900),
+        "answered at once"
+    );
+    assert_eq!(body, json!({ "exec_id": header }));
+    let path = format!("/workspaces/{id}/exec/{header}");
+    assert_eq!(app.get_as(&path, &app.admin).await.1["state"], "running");
+    let (_, rest) = output(&app, &id, &header, "?follow=1").await;
+    assert!(rest.contains("late"), "{rest}");
+    let (_, run) = app.get_as(&path, &app.admin).await;
+    assert_eq!(
+        (&run["state"], &run["exit_code"]),
+        (&json!("exited"), &json!(0))
+    );
+    // A detached run may ask for more than 120 s (up to EXEC_DETACHED_MAX_S); the audit says so.
+    let (_, rows) = app
+        .get_as(&format!("/workspaces/{id}/activity?type=exec"), &app.admin)
+        .await;
+    assert_eq!(rows[0]["request_body"]["timeout_s"], 600, "{rows}");
+    app.remove(&id).await;
+}
+
+#[tokio::test]
+async fn a_keyed_run_on_the_eic_path_outlives_its_client() {
+    let app = Options::default().eic().spawn().await;
+    let id = crate::eic::eic_workspace(&app, &crate::eic::instance()).await;
+    a_keyed_run_outlives_its_client(&app, &id).await;
+}

@@ -78,6 +78,14 @@ macro_rules! exec_methods {
                 Ok(())
             }
 
+            async fn remove_exec_run(&self, id: Uuid) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM exec_runs WHERE exec_id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn running_exec_runs(&self) -> Result<Vec<ExecRun>, StoreError> {
                 let sql = format!(
                     "SELECT {EXEC_RUN_COLUMNS} FROM exec_runs WHERE state = 'running' ORDER BY exec_id"
