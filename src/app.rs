@@ -135,8 +135,7 @@ impl App {
                 shutdown.clone(),
                 Runs {
                     store: store.clone(),
-                    logs: RunLogs::open(config.data_dir.join("exec"))
-                        .context("opening the exec output directory")?,
+                    logs: RunLogs::new(config.data_dir.join("exec")),
                     retention: config.exec_retention,
                 },
                 std::time::Duration::from_secs(config.exec_detached_max_s),

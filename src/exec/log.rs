@@ -84,13 +84,13 @@ pub fn with_offset(offset: u64, line: &[u8]) -> Bytes {
 }
 
 impl RunLogs {
-    /// The logs under `dir`, created when missing.
-    pub fn open(dir: PathBuf) -> io::Result<Arc<Self>> {
-        std::fs::create_dir_all(&dir)?;
-        Ok(Arc::new(Self {
+    /// The logs under `dir`, which the first run creates (a server that runs nothing writes
+    /// nothing to its data directory).
+    pub fn new(dir: PathBuf) -> Arc<Self> {
+        Arc::new(Self {
             dir,
             live: std::sync::Mutex::new(HashMap::new()),
-        }))
+        })
     }
 
     fn path(&self, id: Uuid) -> PathBuf {
@@ -99,6 +99,7 @@ impl RunLogs {
 
     /// Starts the log of run `id`.
     pub async fn create(self: &Arc<Self>, id: Uuid) -> io::Result<Writer> {
+        tokio::fs::create_dir_all(&self.dir).await?;
         let file = tokio::fs::OpenOptions::new()
             .create_new(true)
             .append(true)
@@ -234,7 +235,7 @@ mod tests {
     #[tokio::test]
     async fn a_follower_gets_every_line_once_from_its_offset_until_the_run_ends() {
         let dir = tempfile::tempdir().unwrap();
-        let logs = RunLogs::open(dir.path().join("exec")).unwrap();
+        let logs = RunLogs::new(dir.path().join("exec"));
         let id = Uuid::new_v4();
         let mut writer = logs.create(id).await.unwrap();
         writer.append(br#"{"n":1}"#).await.unwrap();
@@ -275,7 +276,7 @@ mod tests {
     #[tokio::test]
     async fn a_run_cut_off_mid_line_gets_its_final_record_on_a_line_of_its_own() {
         let dir = tempfile::tempdir().unwrap();
-        let logs = RunLogs::open(dir.path().to_owned()).unwrap();
+        let logs = RunLogs::new(dir.path().to_owned());
         let id = Uuid::new_v4();
         std::fs::write(logs.path(id), b"{\"n\":1}\n{\"n\":").unwrap();
         logs.close_unfinished(id, br#"{"interrupted":true}"#)
