@@ -167,7 +167,9 @@ impl Execs {
             Err(e) => {
                 // Nothing ran: the claim goes, so a retry with the same key can start it.
                 let e = ServiceError::from(e);
-                let last = json!({ "exec_id": exec_id, "exit_code": null, "error": e.to_string() });
+                // Whoever attached meanwhile reads that it never ran; the reason is the answer's.
+                let error = "the run could not start";
+                let last = json!({ "exec_id": exec_id, "exit_code": null, "error": error });
                 let _ = writer.finish(last.to_string().as_bytes()).await;
                 let _ = self.ports.store.remove_exec_run(exec_id).await;
                 self.runs.logs.remove(exec_id).await;
