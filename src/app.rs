@@ -133,11 +133,11 @@ impl App {
                 ports.clone(),
                 metrics.clone(),
                 shutdown.clone(),
-                Runs {
-                    store: store.clone(),
-                    logs: RunLogs::new(config.data_dir.join("exec")),
-                    retention: config.exec_retention,
-                },
+                Runs::new(
+                    store.clone(),
+                    RunLogs::new(config.data_dir.join("exec")),
+                    config.exec_retention,
+                ),
                 std::time::Duration::from_secs(config.exec_detached_max_s),
             )),
             files: Arc::new(Files::new(ports.clone())),

@@ -47,21 +47,14 @@ pub async fn run(client: &Client, from: &str, to: &str) -> anyhow::Result<()> {
     }
 }
 
+/// The files route of `path`, each segment percent-encoded by `url` (a name may hold any byte).
 fn files_path(id: &str, path: &str) -> String {
-    let encoded: Vec<String> = path
-        .split('/')
-        .map(|part| {
-            part.bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                        (b as char).to_string()
-                    }
-                    _ => format!("%{b:02X}"),
-                })
-                .collect()
-        })
-        .collect();
-    format!("/workspaces/{id}/files/{}", encoded.join("/"))
+    let mut url = reqwest::Url::parse("http://server/").expect("a fixed base parses");
+    url.path_segments_mut()
+        .expect("an http URL has segments")
+        .extend(["workspaces", id, "files"])
+        .extend(path.split('/'));
+    url.path().to_owned()
 }
 
 /// A file's bytes, decoded from what the API answered.
@@ -121,6 +114,17 @@ async fn walk(client: &Client, id: &str, dir: &str) -> anyhow::Result<Vec<(Strin
     Ok(out)
 }
 
+/// `entry` relative to the listed directory `root`, when it is a plain path below it: nothing
+/// the listing says can make the copy write outside its local target.
+fn below<'a>(root: &str, entry: &'a str) -> Option<&'a str> {
+    let rel = match root {
+        "" => entry,
+        root => entry.strip_prefix(root)?.strip_prefix('/')?,
+    };
+    let plain = |c: std::path::Component<'_>| matches!(c, std::path::Component::Normal(_));
+    (!rel.is_empty() && Path::new(rel).components().all(plain)).then_some(rel)
+}
+
 async fn download(client: &Client, id: &str, path: &str, local: &Path) -> anyhow::Result<()> {
     let path = path.trim_end_matches('/');
     let name = path.rsplit('/').next().unwrap_or(path);
@@ -136,10 +140,8 @@ async fn download(client: &Client, id: &str, path: &str, local: &Path) -> anyhow
     let entries = walk(client, id, path).await?;
     std::fs::create_dir_all(&target)?;
     for (entry, is_dir) in entries {
-        let rel = entry
-            .strip_prefix(path)
-            .unwrap_or(&entry)
-            .trim_start_matches('/');
+        let rel = below(path, &entry)
+            .with_context(|| format!("the server listed {entry:?}, which is not below {path:?}"))?;
         let dest = target.join(rel);
         if is_dir {
             std::fs::create_dir_all(&dest)?;
@@ -229,5 +231,24 @@ mod tests {
         assert_eq!(side("/tmp/a:b"), Side::Local("/tmp/a:b"));
         assert_eq!(side("plain"), Side::Local("plain"));
         assert_eq!(files_path("w", "a b/c%"), "/workspaces/w/files/a%20b/c%25");
+        assert_eq!(files_path("w", "é?#"), "/workspaces/w/files/%C3%A9%3F%23");
+    }
+
+    #[test]
+    fn only_plain_paths_below_the_copied_directory_are_written() {
+        assert_eq!(below("notes", "notes/a/b.txt"), Some("a/b.txt"));
+        assert_eq!(below("", "a/b.txt"), Some("a/b.txt"));
+        for bad in [
+            "notesx/a",
+            "other/a",
+            "notes/../x",
+            "notes/a/../../x",
+            "notes/",
+            "notes//x",
+            "notes//etc/passwd",
+        ] {
+            assert_eq!(below("notes", bad), None, "{bad}");
+        }
+        assert_eq!(below("", "/etc/passwd"), None);
     }
 }

@@ -12,21 +12,24 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::workspace::Workspace;
 
-/// The caller from the `Authorization` header, if any; without one, from a browser session
-/// cookie sent with the server's own `Origin` (SPEC §13). No other header ever grants access.
-/// Two `Authorization` headers are refused (400), rather than letting one of them win.
-pub async fn header_caller(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
+/// The one `Authorization` value of a request. Two are refused (400), rather than letting one of
+/// them win.
+pub fn authorization(parts: &Parts) -> Result<Option<&[u8]>, ApiError> {
     let mut values = parts.headers.get_all(AUTHORIZATION).iter();
     let value = values.next().map(|v| v.as_bytes());
     if values.next().is_some() {
         return Err(ApiError::bad_request("more than one Authorization header"));
     }
+    Ok(value)
+}
+
+/// The caller from the `Authorization` header, if any; without one, from a browser session
+/// cookie sent with the server's own `Origin` (SPEC §13). No other header ever grants access.
+pub async fn header_caller(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
+    let value = authorization(parts)?;
     if value.is_none()
-        && let Some(session) = browser::session_cookie(parts)?
+        && let Some(session) = browser::own_origin_session(parts, &state.config)?
     {
-        if !browser::same_origin(parts, state.config.public_origin.as_deref()) {
-            return Err(AuthError::CrossOrigin.into());
-        }
         return Ok(Some(state.access.browser_caller(&session).await?));
     }
     Ok(state.access.caller(value).await?)

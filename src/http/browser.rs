@@ -4,17 +4,16 @@
 mod cookie;
 
 use axum::extract::State;
-use axum::http::HeaderValue;
-use axum::http::header::{AUTHORIZATION, SET_COOKIE};
+use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use self::cookie::own_origin_session;
 use self::cookie::set_cookie;
-pub use self::cookie::{same_origin, session_cookie};
+use super::auth::authorization;
 use super::error::ApiError;
-use crate::access::AuthError;
 use crate::app::AppState;
 
 #[derive(Serialize)]
@@ -30,11 +29,7 @@ struct Ended {
 
 /// `POST /auth/session`: a valid bearer (its `Authorization` header only) gets a session cookie.
 pub async fn open(State(state): State<AppState>, parts: Parts) -> Result<Response, ApiError> {
-    let mut values = parts.headers.get_all(AUTHORIZATION).iter();
-    let value = values.next().map(HeaderValue::as_bytes);
-    if values.next().is_some() {
-        return Err(ApiError::bad_request("more than one Authorization header"));
-    }
+    let value = authorization(&parts)?;
     let ttl = state.config.browser_session_ttl;
     let session = state.access.open_browser_session(value, ttl).await?;
     let max_age = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
@@ -50,10 +45,8 @@ pub async fn open(State(state): State<AppState>, parts: Parts) -> Result<Respons
 
 /// `DELETE /auth/session`: ends the session of the cookie (sent from the server's own origin).
 pub async fn end(State(state): State<AppState>, parts: Parts) -> Result<Response, ApiError> {
-    let session = session_cookie(&parts)?.ok_or(ApiError::Unauthorized("no session cookie"))?;
-    if !same_origin(&parts, state.config.public_origin.as_deref()) {
-        return Err(AuthError::CrossOrigin.into());
-    }
+    let session = own_origin_session(&parts, &state.config)?;
+    let session = session.ok_or(ApiError::Unauthorized("no session cookie"))?;
     state.access.end_browser_session(&session).await?;
     let mut response = axum::Json(Ended { status: "ended" }).into_response();
     let cookie = set_cookie(&parts, "", 0);

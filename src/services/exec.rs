@@ -149,13 +149,7 @@ impl Execs {
         };
         let backend = match admitted.await {
             Ok(backend) => backend,
-            Err(e) => {
-                if let Some(http_status) = refusal_status(&e) {
-                    let row = refusal_row(&caller, &ws, &spec, &e, http_status);
-                    audit::record(&*self.ports.store, row).await;
-                }
-                return Err(e);
-            }
+            Err(e) => return Err(self.refused(&caller, &ws, &spec, e).await),
         };
         let keep = detach || key.is_some();
         let (exec_id, writer, lines) = match self.claim(&ws, &spec, key).await? {
@@ -173,11 +167,7 @@ impl Execs {
                 let _ = writer.finish(last.to_string().as_bytes()).await;
                 let _ = self.ports.store.remove_exec_run(exec_id).await;
                 self.runs.logs.remove(exec_id).await;
-                if let Some(http_status) = refusal_status(&e) {
-                    let row = refusal_row(&caller, &ws, &spec, &e, http_status);
-                    audit::record(&*self.ports.store, row).await;
-                }
-                return Err(e);
+                return Err(self.refused(&caller, &ws, &spec, e).await);
             }
         };
         let left = CancellationToken::new();
@@ -200,6 +190,22 @@ impl Execs {
         })
     }
 
+    /// `e`, after auditing it when it is a refusal worth a row (the tier gate, a removed or
+    /// stopped workspace).
+    async fn refused(
+        &self,
+        caller: &Caller,
+        ws: &Workspace,
+        spec: &ExecSpec,
+        e: ServiceError,
+    ) -> ServiceError {
+        if let Some(http_status) = refusal_status(&e) {
+            let row = refusal_row(caller, ws, spec, &e, http_status);
+            audit::record(&*self.ports.store, row).await;
+        }
+        e
+    }
+
     /// The run a repeated key names, from its start.
     async fn attach(&self, exec_id: Uuid, detached: bool) -> Result<Started, ServiceError> {
         let lines = self.runs.logs.read(exec_id, 0, true, false).await;
@@ -220,7 +226,13 @@ impl Execs {
         spec: &ExecSpec,
         key: Option<String>,
     ) -> Result<Claim, ServiceError> {
-        if let Err(e) = self.runs.purge().await {
+        // A key whose run has expired is free again, so a keyed claim purges first; others
+        // purge now and then.
+        let purged = match key {
+            Some(_) => self.runs.purge().await,
+            None => self.runs.purge_now_and_then().await,
+        };
+        if let Err(e) = purged {
             tracing::warn!(error = %e, "forgetting expired exec runs");
         }
         let exec_id = Uuid::new_v4();
@@ -235,9 +247,9 @@ impl Execs {
             idempotency_key: key.clone(),
         };
         if !self.ports.store.insert_exec_run(&run).await? {
-            let key = key.unwrap_or_default();
-            let first = self.ports.store.exec_run_by_key(ws.id, &key).await?;
-            // Gone between the two statements (purged): the caller may retry.
+            let key = key.as_deref().unwrap_or_default();
+            let first = self.ports.store.exec_run_by_key(ws.id, key).await?;
+            // Purged between the two statements: the caller may retry.
             let first = first.ok_or_else(|| {
                 ServiceError::Conflict("the run of this Idempotency-Key just expired".into())
             })?;

@@ -167,6 +167,13 @@ async fn a_run_past_its_retention_is_404() {
         .join("exec")
         .join(format!("{}.ndjson", exec_id.replace('-', "")));
     assert!(!file.exists(), "{file:?}");
+    // A key whose run has expired is new again: it starts a second run.
+    let body = json!({ "argv": ["sh", "-c", "echo once >> /tmp/renewed"] });
+    let (first, _) = keyed(&app, &id, "renewed", &body).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (second, _) = keyed(&app, &id, "renewed", &body).await;
+    assert_ne!(first, second);
+    assert_eq!(app.sh(&id, "cat /tmp/renewed").await, "once\nonce\n");
     app.remove(&id).await;
 }
 

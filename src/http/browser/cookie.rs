@@ -8,6 +8,8 @@ use axum::http::HeaderValue;
 use axum::http::header::{COOKIE, HOST, ORIGIN};
 use axum::http::request::Parts;
 
+use crate::access::AuthError;
+use crate::config::Config;
 use crate::http::error::ApiError;
 
 /// The cookie's name where it is `Secure`: `__Host-` makes browsers refuse one set by a sibling
@@ -45,7 +47,7 @@ fn cookie_name(parts: &Parts) -> &'static str {
 }
 
 /// The session cookie of the request, if any; two that differ are refused.
-pub fn session_cookie(parts: &Parts) -> Result<Option<String>, ApiError> {
+fn session_cookie(parts: &Parts) -> Result<Option<String>, ApiError> {
     let name = cookie_name(parts);
     let mut found: Option<&str> = None;
     let headers = parts.headers.get_all(COOKIE).iter();
@@ -65,9 +67,21 @@ pub fn session_cookie(parts: &Parts) -> Result<Option<String>, ApiError> {
     Ok(found.filter(|v| !v.is_empty()).map(str::to_owned))
 }
 
+/// The session cookie of a request sent from the server's own origin; a cookie from anywhere
+/// else (or with no `Origin`) is refused (401), never ignored.
+pub fn own_origin_session(parts: &Parts, config: &Config) -> Result<Option<String>, ApiError> {
+    let Some(session) = session_cookie(parts)? else {
+        return Ok(None);
+    };
+    match same_origin(parts, config.public_origin.as_deref()) {
+        true => Ok(Some(session)),
+        false => Err(AuthError::CrossOrigin.into()),
+    }
+}
+
 /// Whether the request's one `Origin` is the server's own: `PUBLIC_ORIGIN` when configured,
 /// else the request's `Host` over `http` or `https`.
-pub fn same_origin(parts: &Parts, public: Option<&str>) -> bool {
+fn same_origin(parts: &Parts, public: Option<&str>) -> bool {
     let mut origins = parts.headers.get_all(ORIGIN).iter();
     let (Some(origin), None) = (origins.next(), origins.next()) else {
         return false;

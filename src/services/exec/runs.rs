@@ -3,6 +3,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -34,7 +35,12 @@ pub struct Runs {
     pub store: Arc<dyn Store>,
     pub logs: Arc<RunLogs>,
     pub retention: Duration,
+    /// When expired runs were last purged (ms): at most once per `PURGE_EVERY` (or retention).
+    purged_at_ms: AtomicI64,
 }
+
+/// How often a new run purges the expired ones, at most.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
 
 pub fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
@@ -45,6 +51,21 @@ fn not_found() -> ServiceError {
 }
 
 impl Runs {
+    pub fn new(store: Arc<dyn Store>, logs: Arc<RunLogs>, retention: Duration) -> Self {
+        Self {
+            store,
+            logs,
+            retention,
+            purged_at_ms: AtomicI64::new(0),
+        }
+    }
+
+    /// Whether `run` is past its retention (404 from now on, purged soon).
+    fn expired(&self, run: &ExecRun) -> bool {
+        run.ended_at_ms
+            .is_some_and(|ended| ended.saturating_add(self.retention_ms()) < now_ms())
+    }
+
     fn retention_ms(&self) -> i64 {
         i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX)
     }
@@ -52,9 +73,9 @@ impl Runs {
     /// A run of `ws` still kept: unknown, another workspace's and expired ones are all 404.
     async fn kept(&self, ws: WorkspaceId, id: Uuid) -> Result<ExecRun, ServiceError> {
         let run = self.store.exec_run(ws, id).await?.ok_or_else(not_found)?;
-        match run.ended_at_ms {
-            Some(ended) if ended.saturating_add(self.retention_ms()) < now_ms() => Err(not_found()),
-            _ => Ok(run),
+        match self.expired(&run) {
+            true => Err(not_found()),
+            false => Ok(run),
         }
     }
 
@@ -88,6 +109,18 @@ impl Runs {
             .read(id, since, follow, true)
             .await
             .ok_or_else(not_found)
+    }
+
+    /// Purges as `purge` does, unless that was done within the last minute (or retention): the
+    /// expired are 404 meanwhile all the same, so a run need not pay for a purge each time.
+    pub async fn purge_now_and_then(&self) -> Result<(), ServiceError> {
+        let every = i64::try_from(PURGE_EVERY.min(self.retention).as_millis()).unwrap_or(0);
+        let (now, last) = (now_ms(), self.purged_at_ms.load(Ordering::Relaxed));
+        if now.saturating_sub(last) < every {
+            return Ok(());
+        }
+        self.purged_at_ms.store(now, Ordering::Relaxed);
+        self.purge().await
     }
 
     /// Forgets the runs that ended more than the retention ago, records and output.
