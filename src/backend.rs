@@ -123,6 +123,30 @@ pub trait ExecProcess: Send {
     async fn exit_code(&mut self) -> Result<Option<i64>, BackendError>;
     /// Kills the command and every process it started; waits until they are gone.
     async fn kill(&mut self);
+    /// Sends `signal` to the command and every process it started (`KILL` is `kill`).
+    async fn signal(&mut self, signal: RunSignal) -> Result<(), BackendError>;
+}
+
+/// A signal a run may be sent (SPEC §14).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RunSignal {
+    Int,
+    Term,
+    Kill,
+    Hup,
+}
+
+impl RunSignal {
+    /// Its number, the same on every Linux.
+    pub fn number(self) -> i32 {
+        match self {
+            Self::Int => 2,
+            Self::Term => 15,
+            Self::Kill => 9,
+            Self::Hup => 1,
+        }
+    }
 }
 
 /// One entry of a directory listing, its path relative to the listed directory's root.

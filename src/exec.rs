@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{ExecProcess, StdStream};
+use crate::backend::{BackendError, ExecProcess, RunSignal, StdStream};
 
 /// Timeout when the request gives none, in seconds.
 pub const DEFAULT_TIMEOUT_SECS: i64 = 30;
@@ -82,6 +82,22 @@ pub struct Outcome {
     pub error: Option<String>,
     /// The server was shutting down; the process was killed.
     pub interrupted: bool,
+    /// The last signal it was sent by `POST …/signal`.
+    pub signal: Option<RunSignal>,
+}
+
+/// A signal asked for a run, and where to say whether it was sent.
+pub struct SignalAsk {
+    pub signal: RunSignal,
+    pub sent: oneshot::Sender<Result<(), BackendError>>,
+}
+
+/// What may end or signal a run from outside it.
+pub struct Controls {
+    /// Cancelled by the server's shutdown: the tree is killed.
+    pub stop: CancellationToken,
+    /// The signals asked for by `POST …/signal`; a `KILL` ends the run as a timeout does.
+    pub signals: mpsc::Receiver<SignalAsk>,
 }
 
 impl Outcome {
@@ -90,6 +106,7 @@ impl Outcome {
         match self {
             o if o.error.is_some() => "error",
             o if o.interrupted => "interrupted",
+            o if o.signal == Some(RunSignal::Kill) => "killed",
             o if o.disconnected => "disconnected",
             o if o.summary.timed_out => "timed_out",
             o if o.summary.exit_code == Some(0) => "ok",
@@ -176,13 +193,14 @@ fn stream_name(s: StdStream) -> &'static str {
 }
 
 /// Runs `process` until its output ends, `limit` passes (the tree is killed), `events` is
-/// closed by a departed client or `stop` is cancelled by the server's shutdown (the tree is killed
-/// in both cases too). Output goes to `events` as it arrives.
+/// closed by a departed client, the server's shutdown cancels `controls.stop` or it is sent a
+/// `KILL` (the tree is killed in each case too). Output goes to `events` as it arrives; other
+/// signals go to the tree as they are asked for.
 pub async fn run(
     mut process: Box<dyn ExecProcess>,
     limit: Duration,
     events: mpsc::Sender<Event>,
-    stop: CancellationToken,
+    mut controls: Controls,
 ) -> Outcome {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + limit;
@@ -191,12 +209,22 @@ pub async fn run(
     let mut disconnected = false;
     let mut interrupted = false;
     let mut error = None;
+    let (mut signal, mut killing) = (None, None);
     loop {
         let next = tokio::select! {
             next = process.next_output() => next,
             () = tokio::time::sleep_until(deadline) => { timed_out = true; break; }
             () = events.closed() => { disconnected = true; break; }
-            () = stop.cancelled() => { interrupted = true; break; }
+            () = controls.stop.cancelled() => { interrupted = true; break; }
+            Some(ask) = controls.signals.recv() => {
+                signal = Some(ask.signal);
+                if ask.signal == RunSignal::Kill {
+                    killing = Some(ask.sent);
+                    break;
+                }
+                let _ = ask.sent.send(process.signal(ask.signal).await);
+                continue;
+            }
         };
         let (stream, chunk) = match next {
             None => break,
@@ -232,8 +260,12 @@ pub async fn run(
             break;
         }
     }
-    let exit_code = if timed_out || disconnected || interrupted || error.is_some() {
+    let killed = killing.is_some();
+    let exit_code = if timed_out || disconnected || interrupted || killed || error.is_some() {
         process.kill().await;
+        if let Some(sent) = killing {
+            let _ = sent.send(Ok(()));
+        }
         None
     } else {
         for (i, tally) in tallies.iter_mut().enumerate() {
@@ -276,6 +308,7 @@ pub async fn run(
         disconnected,
         error,
         interrupted,
+        signal,
     }
 }
 

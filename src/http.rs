@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/workspaces/{id}/exec", post(exec::exec))
         .route("/workspaces/{id}/exec/{exec_id}", get(exec::run))
         .route("/workspaces/{id}/exec/{exec_id}/output", get(exec::output))
+        .route("/workspaces/{id}/exec/{exec_id}/signal", post(exec::signal))
         .route(
             "/workspaces/{id}/files",
             get(files::list).put(files::replace.layer(files_limit())),

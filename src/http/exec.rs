@@ -13,6 +13,7 @@ use super::auth::WorkspaceCaller;
 use super::error::ApiError;
 use super::extract::{Json, PathUuid, Query};
 use crate::app::AppState;
+use crate::backend::RunSignal;
 use crate::services::exec::{ExecBody, Lines, idempotency_key};
 
 /// The header that names a run.
@@ -107,4 +108,23 @@ pub async fn output(
         .output(workspace.id, exec_id, q.since.unwrap_or(0), follow)
         .await?;
     Ok(ndjson(lines, ()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalBody {
+    signal: RunSignal,
+}
+
+/// `POST /workspaces/{id}/exec/{exec_id}/signal` `{"signal":"INT"|"TERM"|"KILL"|"HUP"}`.
+pub async fn signal(
+    State(state): State<AppState>,
+    WorkspaceCaller { workspace, .. }: WorkspaceCaller,
+    PathUuid(exec_id): PathUuid,
+    Json(body): Json<SignalBody>,
+) -> Result<Response, ApiError> {
+    let exec = &state.services.exec;
+    exec.signal(workspace.id, exec_id, body.signal).await?;
+    let answer = serde_json::json!({ "exec_id": exec_id, "signal": body.signal });
+    Ok(axum::Json(answer).into_response())
 }

@@ -20,6 +20,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/workspaces/{id}/exec", &["POST"]),
     ("/workspaces/{id}/exec/{exec_id}", &["GET"]),
     ("/workspaces/{id}/exec/{exec_id}/output", &["GET"]),
+    ("/workspaces/{id}/exec/{exec_id}/signal", &["POST"]),
     ("/workspaces/{id}/files", &["GET", "PUT"]),
     ("/workspaces/{id}/files/{*path}", &["GET", "PUT", "DELETE"]),
     ("/org/tokens", &["POST", "GET"]),

@@ -7,6 +7,7 @@
 
 mod body;
 mod job;
+mod live;
 mod runs;
 
 pub use self::body::{ExecBody, idempotency_key};
@@ -25,15 +26,16 @@ use uuid::Uuid;
 
 use self::body::Request;
 use self::job::Job;
+use self::live::Live;
 use super::{Ports, ServiceError, live};
 use crate::audit::{self, Kind};
 use crate::auth::Caller;
-use crate::backend::ExecSpec;
-use crate::exec;
+use crate::backend::{ExecSpec, RunSignal};
 use crate::exec::log::Writer;
+use crate::exec::{self, Controls};
 use crate::metrics::Metrics;
 use crate::store::{ExecRun, NewActivity, RunState};
-use crate::workspace::Workspace;
+use crate::workspace::{Workspace, WorkspaceId};
 
 /// Lines of a run's record stream, as they are read from its log.
 pub type Lines = mpsc::Receiver<io::Result<Bytes>>;
@@ -104,6 +106,8 @@ pub struct Execs {
     pub runs: Runs,
     /// The longest timeout of a detached run.
     detached_max: Duration,
+    /// The runs this server is driving, for their signals.
+    live: Arc<Live>,
 }
 
 impl Execs {
@@ -120,6 +124,7 @@ impl Execs {
             shutdown,
             runs,
             detached_max,
+            live: Arc::default(),
         }
     }
 
@@ -171,6 +176,7 @@ impl Execs {
             }
         };
         let left = CancellationToken::new();
+        let (signals, registered) = self.live.register(exec_id);
         let job = Job {
             exec_id,
             caller,
@@ -179,15 +185,41 @@ impl Execs {
             limit,
             store: self.ports.store.clone(),
             metrics: self.metrics.clone(),
+            _registered: registered,
         };
-        let stop = self.shutdown.child_token();
-        tokio::spawn(job.drive(process, writer, stop, left.clone()));
+        let controls = Controls {
+            stop: self.shutdown.child_token(),
+            signals,
+        };
+        tokio::spawn(job.drive(process, writer, controls, left.clone()));
         Ok(Started {
             exec_id,
             lines,
             held: (!keep).then(|| left.drop_guard()),
             detached: detach,
         })
+    }
+
+    /// Sends `signal` to the whole tree of a running run of `ws`, and returns once it was sent.
+    /// A run that has ended is a conflict; one unknown, of another workspace or expired, 404.
+    pub async fn signal(
+        &self,
+        ws: WorkspaceId,
+        exec_id: Uuid,
+        signal: RunSignal,
+    ) -> Result<(), ServiceError> {
+        let ended = || ServiceError::Conflict("the exec run has already ended".into());
+        if self.runs.view(ws, exec_id).await?.state != RunState::Running {
+            return Err(ended());
+        }
+        match self.live.signal(exec_id, signal).await {
+            Some(Ok(())) => {
+                tracing::info!(%exec_id, ?signal, "exec run signalled");
+                Ok(())
+            }
+            Some(Err(e)) => Err(e.into()),
+            None => Err(ended()),
+        }
     }
 
     /// `e`, after auditing it when it is a refusal worth a row (the tier gate, a removed or

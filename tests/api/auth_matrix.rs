@@ -83,6 +83,7 @@ const ROWS: &[Row] = &[
     // Past auth, a run that does not exist.
     row("GET", "/workspaces/{id}/exec/{exec_id}", Workspace, 404, None),
     row("GET", "/workspaces/{id}/exec/{exec_id}/output", Workspace, 404, None),
+    row("POST", "/workspaces/{id}/exec/{exec_id}/signal", Workspace, 404, Some(r#"{"signal":"KILL"}"#)),
     row("GET", "/workspaces/{id}/files", Workspace, 503, None),
     row("PUT", "/workspaces/{id}/files", Workspace, 503, Some(r#"{"files":{"a":"b"}}"#)),
     row("GET", "/workspaces/{id}/files/{*path}", Workspace, 503, None),

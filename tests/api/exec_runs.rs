@@ -23,7 +23,7 @@ async fn start(app: &TestApp, id: &str, argv: &[&str]) -> (reqwest::Response, St
 }
 
 /// `GET …/output` with `query`: the status and the body.
-async fn output(app: &TestApp, id: &str, exec_id: &str, query: &str) -> (u16, String) {
+pub(crate) async fn output(app: &TestApp, id: &str, exec_id: &str, query: &str) -> (u16, String) {
     let res = app
         .get(&format!("/workspaces/{id}/exec/{exec_id}/output{query}"))
         .bearer_auth(&app.admin)

@@ -20,6 +20,7 @@ mod eic;
 mod eic_instances;
 mod errors;
 mod exec_runs;
+mod exec_signals;
 mod go_clients;
 mod health;
 mod hostile_input;

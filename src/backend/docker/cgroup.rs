@@ -115,6 +115,13 @@ impl ExecCgroup {
             .collect()
     }
 
+    /// Sends `signal` once to every process in the cgroup.
+    pub fn signal(&self, signal: Signal) {
+        for pid in self.members() {
+            let _ = kill(Pid::from_raw(pid), signal);
+        }
+    }
+
     /// Kills every process in the cgroup (`cgroup.kill`, or SIGKILL to each member where the
     /// kernel has no `cgroup.kill`), and waits until it is empty.
     pub async fn kill(&self) {

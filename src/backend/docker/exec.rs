@@ -11,13 +11,15 @@ use bollard::exec::{CreateExecOptions, ResizeExecOptions, StartExecOptions, Star
 use bollard::query_parameters::InspectContainerOptions;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
+use nix::sys::signal::Signal;
 use tokio::io::AsyncWriteExt;
 
 use super::cgroup::{ExecCgroup, GO_SCRIPT, WAIT_SCRIPT};
 use super::errors::container_error;
-use super::kill::{kill_host_tree, kill_in_container};
+use super::kill::{kill_host_tree, signal_host_tree, signal_in_container};
 use crate::backend::{
-    BackendError, ExecProcess, ExecSpec, StdStream, TermSize, TerminalControl, TerminalSession,
+    BackendError, ExecProcess, ExecSpec, RunSignal, StdStream, TermSize, TerminalControl,
+    TerminalSession,
 };
 
 type Output = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
@@ -136,14 +138,45 @@ impl Handle {
                 return;
             }
         }
-        let pid = match self.docker.inspect_exec(&self.exec_id).await {
-            Ok(i) if i.running == Some(false) && i.pid.unwrap_or(0) == 0 => return,
-            Ok(i) => i.pid.unwrap_or(0),
-            Err(_) => 0,
+        let Some(pid) = self.leader().await else {
+            return;
         };
         if !kill_host_tree(pid, &self.marker).await {
-            kill_in_container(&self.docker, &self.container, &self.marker).await;
+            self.signal_from_inside(RunSignal::Kill).await;
         }
+    }
+
+    /// Sends `signal` to the exec's process tree, found as `kill` finds it; a `KILL` is `kill`.
+    async fn signal(&self, signal: RunSignal) {
+        if signal == RunSignal::Kill {
+            return self.kill().await;
+        }
+        let Ok(sig) = Signal::try_from(signal.number()) else {
+            return;
+        };
+        if let Some(cgroup) = self.cgroup.as_ref().filter(|c| c.holds_the_exec()) {
+            return cgroup.signal(sig);
+        }
+        let Some(pid) = self.leader().await else {
+            return;
+        };
+        if !signal_host_tree(pid, &self.marker, sig).await {
+            self.signal_from_inside(signal).await;
+        }
+    }
+
+    /// The host PID of the exec's first process (0 when unknown); `None` once it has ended.
+    async fn leader(&self) -> Option<i64> {
+        match self.docker.inspect_exec(&self.exec_id).await {
+            Ok(i) if i.running == Some(false) && i.pid.unwrap_or(0) == 0 => None,
+            Ok(i) => Some(i.pid.unwrap_or(0)),
+            Err(_) => Some(0),
+        }
+    }
+
+    /// The fallback, from inside the container: by the exec's marker.
+    async fn signal_from_inside(&self, signal: RunSignal) {
+        signal_in_container(&self.docker, &self.container, &self.marker, signal.number()).await;
     }
 }
 
@@ -227,12 +260,7 @@ pub async fn start(
 impl DockerExec {
     /// The fallback kill alone, as when the engine's PIDs are not visible to the server.
     pub(crate) async fn kill_from_inside(&self) {
-        kill_in_container(
-            &self.handle.docker,
-            &self.handle.container,
-            &self.handle.marker,
-        )
-        .await;
+        self.handle.signal_from_inside(RunSignal::Kill).await;
     }
 }
 
@@ -255,6 +283,11 @@ impl ExecProcess for DockerExec {
 
     async fn kill(&mut self) {
         self.handle.kill().await;
+    }
+
+    async fn signal(&mut self, signal: RunSignal) -> Result<(), BackendError> {
+        self.handle.signal(signal).await;
+        Ok(())
     }
 }
 

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::backend::marker::KILL_BY_MARKER_SCRIPT;
+use crate::backend::marker::SIGNAL_BY_MARKER_SCRIPT;
 
 /// Most kill rounds before giving up on a tree that keeps forking.
 const MAX_ROUNDS: usize = 50;
@@ -48,6 +48,24 @@ pub async fn kill_host_tree(leader: i64, marker: &str) -> bool {
         leader,
         "exec process tree still alive after {MAX_ROUNDS} kill rounds"
     );
+    true
+}
+
+/// Sends `signal` once to every process of the tree of the exec whose leader is host PID `leader`,
+/// under the same conditions as `kill_host_tree`.
+pub async fn signal_host_tree(leader: i64, marker: &str, signal: Signal) -> bool {
+    let Ok(leader) = i32::try_from(leader) else {
+        return false;
+    };
+    if leader <= 1 || !carries_marker(leader, marker) {
+        return false;
+    }
+    let tree = tokio::task::spawn_blocking(move || session_tree(leader))
+        .await
+        .unwrap_or_default();
+    for pid in tree {
+        let _ = kill(Pid::from_raw(pid), signal);
+    }
     true
 }
 
@@ -111,16 +129,18 @@ fn parse_stat(stat: &str) -> Option<(char, i32, i32)> {
     Some((state, ppid, sid))
 }
 
-/// The fallback: an exec inside the container that kills every process whose environment holds
-/// `marker`, twice (a process forked during the first pass is caught by the second).
-pub async fn kill_in_container(docker: &Docker, container: &str, marker: &str) {
+/// The fallback: an exec inside the container that sends signal number `signal` to every process
+/// whose environment holds `marker` (a kill, 9, in two passes).
+pub async fn signal_in_container(docker: &Docker, container: &str, marker: &str, signal: i32) {
+    let signal = signal.to_string();
     let options = CreateExecOptions {
         cmd: Some(vec![
             "/bin/sh",
             "-c",
-            KILL_BY_MARKER_SCRIPT,
+            SIGNAL_BY_MARKER_SCRIPT,
             "kill-exec",
             marker,
+            &signal,
         ]),
         attach_stdout: Some(true),
         attach_stderr: Some(true),

@@ -14,8 +14,8 @@ use super::args::{exec_command, script_command};
 use super::isolate;
 use super::pool::{Lease, Pool};
 use crate::backend::fs::Shell;
-use crate::backend::marker::{KILL_BY_MARKER_SCRIPT, new_marker};
-use crate::backend::{BackendError, ExecProcess, ExecSpec, StdStream};
+use crate::backend::marker::{SIGNAL_BY_MARKER_SCRIPT, new_marker};
+use crate::backend::{BackendError, ExecProcess, ExecSpec, RunSignal, StdStream};
 use crate::sync::Locked;
 
 /// ssh's exit status when the connection itself failed.
@@ -40,6 +40,8 @@ pub struct SshExec {
     child: Child,
     marker: String,
     output: mpsc::Receiver<(StdStream, Bytes)>,
+    /// The last signal sent: ssh reports a remote death by signal as 255.
+    signalled: Option<RunSignal>,
 }
 
 pub fn start_exec(lease: Lease, pool: Arc<Pool>, spec: &ExecSpec) -> Result<SshExec, BackendError> {
@@ -73,6 +75,7 @@ pub fn start_exec(lease: Lease, pool: Arc<Pool>, spec: &ExecSpec) -> Result<SshE
         child,
         marker,
         output,
+        signalled: None,
     })
 }
 
@@ -114,6 +117,10 @@ impl ExecProcess for SshExec {
                 super::DOCS
             )));
         }
+        // Killed by the signal it was sent, as a shell reports it (and Docker does).
+        if let (Some(SSH_TRANSPORT_FAILURE), Some(signal)) = (status.code(), self.signalled) {
+            return Ok(Some(128 + i64::from(signal.number())));
+        }
         Ok(status.code().map(i64::from))
     }
 
@@ -122,13 +129,38 @@ impl ExecProcess for SshExec {
         let remote = format!(
             "{}; {}",
             isolate::kill_command(isolate::tag_of(&self.marker)),
-            script_command(KILL_BY_MARKER_SCRIPT, &[&self.marker])
+            script_command(SIGNAL_BY_MARKER_SCRIPT, &[&self.marker, "9"])
         );
         if let Ok(mut killer) = spawn(&self.lease, &remote) {
             drop(killer.stdin.take());
             let _ = tokio::time::timeout(KILL_TIMEOUT, killer.wait()).await;
         }
         let _ = self.child.kill().await;
+    }
+
+    async fn signal(&mut self, signal: RunSignal) -> Result<(), BackendError> {
+        self.signalled = Some(signal);
+        if signal == RunSignal::Kill {
+            self.kill().await;
+            return Ok(());
+        }
+        // Its cgroup where it has one, else what carries its marker.
+        let number = signal.number().to_string();
+        let remote = format!(
+            "{} || {}",
+            isolate::signal_command(isolate::tag_of(&self.marker), signal.number()),
+            script_command(SIGNAL_BY_MARKER_SCRIPT, &[&self.marker, &number])
+        );
+        let mut sender = spawn(&self.lease, &remote)?;
+        drop(sender.stdin.take());
+        match tokio::time::timeout(KILL_TIMEOUT, sender.wait()).await {
+            Ok(Ok(status)) if status.success() => Ok(()),
+            Ok(_) => Err(BackendError::Failed("signalling the run failed".into())),
+            Err(_) => {
+                let _ = sender.kill().await;
+                Err(BackendError::Failed("signalling the run timed out".into()))
+            }
+        }
     }
 }
 

@@ -9,12 +9,13 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::live::Registered;
 use super::runs;
 use crate::audit::{self, Kind};
 use crate::auth::Caller;
-use crate::backend::{ExecProcess, ExecSpec};
+use crate::backend::{ExecProcess, ExecSpec, RunSignal};
 use crate::exec::log::Writer;
-use crate::exec::{self, Event, Outcome, Summary};
+use crate::exec::{self, Controls, Event, Outcome, Summary};
 use crate::metrics::Metrics;
 use crate::store::{NewActivity, RunState, Store};
 use crate::workspace::Workspace;
@@ -31,6 +32,9 @@ pub struct Final<'a> {
     /// Only when the server's shutdown killed the run.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// The last signal `POST …/signal` sent it, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<RunSignal>,
 }
 
 /// A run being driven to its end.
@@ -42,17 +46,19 @@ pub struct Job {
     pub limit: std::time::Duration,
     pub store: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
+    /// Its entry among the live runs, held until the job is done.
+    pub _registered: Registered,
 }
 
 impl Job {
     /// Runs the process, its output into the log, until it ends, its timeout, the server's
-    /// shutdown (`stop`) or its client leaving (`left`); then the audit row, the record, and last
-    /// the final line, so a client that has read it finds both.
+    /// shutdown or a `KILL` (`controls`) or its client leaving (`left`); then the audit row, the
+    /// record, and last the final line, so a client that has read it finds both.
     pub async fn drive(
         self,
         process: Box<dyn ExecProcess>,
         mut writer: Writer,
-        stop: CancellationToken,
+        controls: Controls,
         left: CancellationToken,
     ) {
         let (events, mut received) = mpsc::channel::<Event>(LINE_QUEUE);
@@ -74,12 +80,13 @@ impl Job {
                 }
             }
         };
-        let (outcome, ()) = tokio::join!(exec::run(process, self.limit, events, stop), pump);
+        let (outcome, ()) = tokio::join!(exec::run(process, self.limit, events, controls), pump);
         self.metrics.exec_run(outcome.label());
         let last = Final {
             summary: &outcome.summary,
             exec_id: self.exec_id,
             interrupted: outcome.interrupted,
+            signal: outcome.signal,
         };
         let record = serde_json::to_value(&last).unwrap_or_default();
         let row = audit_row(&self, &outcome);
@@ -127,6 +134,7 @@ fn audit_row(job: &Job, outcome: &Outcome) -> NewActivity {
         "timed_out": s.timed_out,
         "stdout_bytes": s.stdout_bytes,
         "stderr_bytes": s.stderr_bytes,
+        "signal": outcome.signal,
     }))
     .with_duration(std::time::Duration::from_millis(s.duration_ms))
     .with_outcome(outcome.label(), error)
