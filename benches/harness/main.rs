@@ -7,6 +7,7 @@ mod common;
 mod echo;
 mod exec;
 mod files;
+mod runs;
 mod scale;
 mod sessions;
 mod ssh;
@@ -123,6 +124,7 @@ async fn main() {
     terminal::throughput(&bench).await;
     echo::echo(&bench).await;
     exec::exec(&bench).await;
+    runs::keeping(&bench).await;
     files::files(&bench).await;
     terminal::flow_control(&bench).await;
     sessions::throughput(&bench).await;
