@@ -1,11 +1,14 @@
-//! Per-client request rate limiting: a token bucket per client IP address.
+//! Per-client request rate limiting: a budget per client IP address, kept by `governor`.
 
-use crate::sync::Locked;
-use std::collections::HashMap;
 use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::str::FromStr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use governor::Quota;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
 
 /// A request budget: `count` requests per `period`. A count of 0 disables limiting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,64 +47,58 @@ impl FromStr for RateLimit {
     }
 }
 
-/// Above this many tracked clients, full buckets are forgotten.
+/// Above this many tracked clients, those whose budget is whole again are forgotten.
 const MAX_TRACKED_CLIENTS: usize = 10_000;
 
-struct Bucket {
-    tokens: f64,
-    updated: Instant,
-}
+type Keyed<C> = governor::RateLimiter<
+    IpAddr,
+    DefaultKeyedStateStore<IpAddr>,
+    C,
+    NoOpMiddleware<<C as Clock>::Instant>,
+>;
 
-/// Token buckets keyed by client address; a full bucket holds `count` requests.
-pub struct RateLimiter {
-    limit: RateLimit,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+/// A budget per client address (`governor`'s GCRA, equivalent to a token bucket that holds
+/// `count` requests and refills over `period`); `None` inside when limiting is off.
+pub struct RateLimiter<C: Clock = DefaultClock> {
+    limiter: Option<Keyed<C>>,
+    clock: C,
 }
 
 impl RateLimiter {
     pub fn new(limit: RateLimit) -> Self {
-        Self {
-            limit,
-            buckets: Mutex::new(HashMap::new()),
-        }
+        Self::with_clock(limit, DefaultClock::default())
     }
+}
 
-    fn refill_per_sec(&self) -> f64 {
-        f64::from(self.limit.count) / self.limit.period.as_secs_f64()
+impl<C: Clock + Clone> RateLimiter<C> {
+    pub fn with_clock(limit: RateLimit, clock: C) -> Self {
+        let quota = NonZeroU32::new(limit.count).and_then(|burst| {
+            Quota::with_period(limit.period / burst.get()).map(|q| q.allow_burst(burst))
+        });
+        Self {
+            limiter: quota.map(|q| governor::RateLimiter::dashmap_with_clock(q, clock.clone())),
+            clock,
+        }
     }
 
     /// Takes one request from `client`'s budget; `Err(wait)` says how long until one is available.
-    pub fn check(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
-        if self.limit.count == 0 {
+    pub fn check(&self, client: IpAddr) -> Result<(), Duration> {
+        let Some(limiter) = &self.limiter else {
             return Ok(());
+        };
+        if limiter.len() >= MAX_TRACKED_CLIENTS {
+            limiter.retain_recent();
         }
-        let capacity = f64::from(self.limit.count);
-        let rate = self.refill_per_sec();
-        let mut buckets = self.buckets.locked();
-        if buckets.len() >= MAX_TRACKED_CLIENTS {
-            buckets.retain(|_, b| {
-                b.tokens + now.duration_since(b.updated).as_secs_f64() * rate < capacity
-            });
-        }
-        let bucket = buckets.entry(client).or_insert(Bucket {
-            tokens: capacity,
-            updated: now,
-        });
-        let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * rate).min(capacity);
-        bucket.updated = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
-        }
+        limiter
+            .check_key(&client)
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use governor::clock::FakeRelativeClock;
 
     const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1));
     const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
@@ -118,24 +115,35 @@ mod tests {
 
     #[test]
     fn a_client_past_its_budget_is_told_how_long_to_wait() {
-        let limiter = RateLimiter::new(RateLimit::per_minute(3));
-        let t0 = Instant::now();
+        let clock = FakeRelativeClock::default();
+        let limiter = RateLimiter::with_clock(RateLimit::per_minute(3), clock.clone());
         for _ in 0..3 {
-            assert!(limiter.check(A, t0).is_ok());
+            assert!(limiter.check(A).is_ok());
         }
-        let wait = limiter.check(A, t0).unwrap_err();
+        let wait = limiter.check(A).unwrap_err();
         assert!(wait > Duration::from_secs(19) && wait <= Duration::from_secs(20));
-        assert!(
-            limiter.check(B, t0).is_ok(),
-            "other clients keep their budget"
-        );
-        assert!(limiter.check(A, t0 + Duration::from_secs(20)).is_ok());
+        assert!(limiter.check(B).is_ok(), "other clients keep their budget");
+        clock.advance(Duration::from_secs(20));
+        assert!(limiter.check(A).is_ok());
+        assert!(limiter.check(A).is_err(), "one request came back, not more");
     }
 
     #[test]
     fn a_zero_count_disables_limiting() {
         let limiter = RateLimiter::new(RateLimit::per_minute(0));
-        let t0 = Instant::now();
-        assert!((0..1000).all(|_| limiter.check(A, t0).is_ok()));
+        assert!((0..1000).all(|_| limiter.check(A).is_ok()));
+    }
+
+    #[test]
+    fn many_clients_are_forgotten_once_their_budget_is_whole() {
+        let clock = FakeRelativeClock::default();
+        let limiter = RateLimiter::with_clock(RateLimit::per_minute(60), clock.clone());
+        for i in 0..MAX_TRACKED_CLIENTS as u32 {
+            assert!(limiter.check(IpAddr::V4(i.into())).is_ok());
+        }
+        clock.advance(Duration::from_secs(2));
+        assert!(limiter.check(A).is_ok());
+        let tracked = limiter.limiter.as_ref().unwrap().len();
+        assert!(tracked < 10, "{tracked} clients still tracked");
     }
 }

@@ -6,7 +6,7 @@ mod headers;
 pub use self::headers::{CANVAS_CSP, cors, security_headers};
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::HeaderValue;
@@ -85,7 +85,7 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
     if let Some(ip) = client
-        && let Err(wait) = state.rate_limiter.check(ip, Instant::now())
+        && let Err(wait) = state.rate_limiter.check(ip)
     {
         let retry_after_secs = wait.max(Duration::from_secs(1)).as_secs_f64().ceil() as u64;
         return ApiError::TooManyRequests { retry_after_secs }.into_response();
