@@ -1,45 +1,18 @@
 //! Setting values as operators write them for the Go server: Go's durations and lenient booleans.
 
-/// Parses plain seconds (`300`) or a Go duration: a sequence of numbers with units `ns`, `us`
-/// (or `µs`), `ms`, `s`, `m`, `h`, decimals allowed (`300ms`, `1m30s`, `1.5h`).
+/// Parses plain seconds (`300`) or a duration as `humantime` reads it, which takes Go's forms
+/// (`300ms`, `90s`, `1m30s`, `1.5h`, `µs`/`us`) and, beyond Go, spelled-out units and days
+/// (`5 minutes`, `1d`).
 pub(super) fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
     let raw = raw.trim();
-    let bad =
-        || format!("not a duration: {raw:?} (use seconds, or Go's form such as 90s, 1m30s, 5m)");
+    let bad = || format!("not a duration: {raw:?} (use seconds, or a form such as 90s, 1m30s, 5m)");
     if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
         return raw
             .parse()
             .map(std::time::Duration::from_secs)
             .map_err(|_| bad());
     }
-    let mut rest = raw;
-    let mut total = 0f64;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let (number, tail) = rest.split_at(digits);
-        let n: f64 = number.parse().map_err(|_| bad())?;
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_len);
-        let scale = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += n * scale;
-        rest = tail;
-    }
-    std::time::Duration::try_from_secs_f64(total).map_err(|_| bad())
+    humantime::parse_duration(raw).map_err(|_| bad())
 }
 
 /// Parses a boolean as operators write them: `true/false`, `1/0`, `yes/no`, `on/off`, any case.
@@ -101,7 +74,10 @@ mod tests {
         assert_eq!(ms("5m"), 300_000);
         assert_eq!(ms("1h"), 3_600_000);
         assert_eq!(ms("1.5h"), 5_400_000);
-        for bad in ["5 minutes", "", "m", "5d", "1m30", "-5s"] {
+        assert_eq!(ms("250us") + ms("2h30m15s"), 9_015_000);
+        assert_eq!(ms("5 minutes"), 300_000);
+        assert_eq!(ms("1d"), 86_400_000);
+        for bad in ["", "m", "1m30", "-5s", "5 fortnights", "1h?"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
     }
