@@ -3,7 +3,7 @@
 pub mod attach;
 pub mod bridge;
 #[cfg(test)]
-mod fake;
+pub(crate) mod fake;
 pub mod protocol;
 pub mod ring;
 pub mod screen;

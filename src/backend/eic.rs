@@ -24,7 +24,7 @@ use super::{
     TerminalSession, fs,
 };
 use crate::files::RelPath;
-use crate::metrics::{EicEvent, Metrics};
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// Where users are sent for EIC set-up and error explanations.
@@ -273,16 +273,8 @@ impl Backend for EicBackend {
         // The terminal has a connection of its own (not the pool's), so that closing the
         // socket ends its ssh and its tunnel too.
         let instance = self.instance_of(ws)?;
-        let (conn, recorded) = match Conn::open(&self.cfg, instance, ws.host_key.as_deref()).await {
-            Ok(opened) => {
-                self.metrics.eic_session(EicEvent::Opened);
-                opened
-            }
-            Err(e) => {
-                self.metrics.eic_session(EicEvent::Failed);
-                return Err(e.into());
-            }
-        };
+        let pinned = ws.host_key.as_deref();
+        let (conn, recorded) = Conn::open(&self.cfg, instance, pinned, &self.metrics).await?;
         self.pin(ws, recorded).await;
         pty::open(conn, size)
     }

@@ -93,16 +93,17 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
     next.run(req).await
 }
 
-/// Counts each request by route template (never the raw path, which holds ids) and status.
+/// Counts and times each request by route template (never the raw path, which holds ids).
 pub async fn record_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = req.method().clone();
+    let started = std::time::Instant::now();
     let response = next.run(req).await;
-    state
-        .metrics
-        .http_request(&route, method.as_str(), response.status().as_u16());
+    let status = response.status().as_u16();
+    let metrics = &state.metrics;
+    metrics.http_request(&route, method.as_str(), status, started.elapsed());
     response
 }

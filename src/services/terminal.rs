@@ -145,7 +145,7 @@ impl Terminals {
     ) -> Result<Result<TerminalSession, String>, ServiceError> {
         let b = &prepared.bound;
         match b.backend.open_terminal(&b.target, prepared.size).await {
-            Ok(shell) => Ok(Ok(shell)),
+            Ok(shell) => Ok(Ok(self.metrics.terminal_io().count(shell))),
             Err(BackendError::NotRunning) => {
                 Err(ServiceError::NotFound("container not running".into()))
             }
@@ -213,7 +213,7 @@ impl Pending {
         // The bridge has ended the shell; a run cut short before this still kills it.
         self.guard.0 = None;
         self.metrics.terminal_sessions(-1);
-        self.metrics.terminal_bytes(stats.bytes_in, stats.bytes_out);
+        self.metrics.terminal_session_ended(started.elapsed());
         let status = if stats.error.is_some() { "error" } else { "ok" };
         let row = audit::row(
             self.workspace_id,

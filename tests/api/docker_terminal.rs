@@ -165,3 +165,28 @@ async fn a_stopped_container_is_refused_before_the_upgrade() {
     }
     app.remove(&id).await;
 }
+
+/// `terminal_bytes_total{direction}` from `/metrics`.
+async fn terminal_bytes(app: &TestApp, direction: &str) -> u64 {
+    let text = app.metrics().await;
+    let prefix = format!("terminal_bytes_total{{direction=\"{direction}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+#[tokio::test]
+async fn terminal_bytes_are_counted_while_the_session_runs() {
+    let app = TestApp::spawn().await;
+    let id = app.create_local(json!({ "name": "counted" })).await;
+    let mut socket = open(&app, &id, "").await.unwrap();
+    send(&mut socket, "echo count-me\r").await;
+    read_until(&mut socket, "count-me").await;
+    // The socket is still open: the counters have moved already.
+    assert!(terminal_bytes(&app, "in").await >= "echo count-me\r".len() as u64);
+    assert!(terminal_bytes(&app, "out").await >= "count-me".len() as u64);
+    let text = app.metrics().await;
+    assert!(text.contains("terminal_sessions_live 1"), "{text}");
+    socket.close(None).await.unwrap();
+    app.remove(&id).await;
+}

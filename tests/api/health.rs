@@ -46,28 +46,37 @@ async fn metrics_count_requests_by_route_template() {
         .send()
         .await
         .unwrap();
-    let text = app
-        .get("/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let res = app.get("/metrics").send().await.unwrap();
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let text = res.text().await.unwrap();
     assert!(
         text.contains(
             r#"http_requests_total{route="/workspaces/{id}",method="GET",status="200"} 1"#
         ),
         "{text}"
     );
+    assert!(
+        text.contains(r#"http_request_duration_seconds_count{route="/workspaces/{id}"} 1"#),
+        "{text}"
+    );
     assert!(!text.contains(&ws), "raw paths with ids are not labels");
-    for name in [
-        "terminal_sessions_live",
-        "terminal_bytes_total",
-        "exec_runs_total",
-        "eic_sessions_total",
+    for (name, kind) in [
+        ("terminal_sessions_live", "gauge"),
+        ("terminal_bytes", "counter"),
+        ("terminal_session_duration_seconds", "histogram"),
+        ("exec_runs", "counter"),
+        ("exec_duration_seconds", "histogram"),
+        ("eic_sessions", "counter"),
+        ("eic_connect_seconds", "histogram"),
+        ("eic_connections_open", "gauge"),
     ] {
-        assert!(text.contains(&format!("# TYPE {name}")), "{name} missing");
+        assert!(
+            text.contains(&format!("# TYPE {name} {kind}")),
+            "{name} missing"
+        );
     }
 }
 

@@ -255,6 +255,12 @@ impl TestApp {
         out["stdout"].as_str().unwrap().to_owned()
     }
 
+    /// The text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let res = self.get("/metrics").send().await.unwrap();
+        res.text().await.unwrap()
+    }
+
     /// A new workspace token for workspace `id`, created as admin.
     pub async fn workspace_token(&self, id: &str) -> (String, String) {
         let value = self

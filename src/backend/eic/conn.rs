@@ -12,6 +12,7 @@ use tokio::process::{Child, Command};
 
 use super::args::{self, ConnFiles, HostKeyPolicy, Target};
 use super::{EicConfig, EicError};
+use crate::metrics::{EicEvent, Metrics, OpenConnection};
 
 /// How long the key push may take.
 const PUSH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -28,15 +29,35 @@ pub struct Conn {
     os_user: String,
     aws: String,
     region: String,
+    /// Counted in `eic_connections_open` while it lives.
+    _open: OpenConnection,
 }
 
 impl Conn {
-    /// Pushes a fresh key, starts the master and waits until it is authenticated.
-    /// Returns the connection and, on a first connection, the host key it recorded.
+    /// Pushes a fresh key, starts the master and waits until it is authenticated; `metrics`
+    /// time it and count the outcome. Returns the connection and, on a first connection, the
+    /// host key it recorded.
     pub async fn open(
         cfg: &EicConfig,
         instance_id: &str,
         pinned: Option<&str>,
+        metrics: &Metrics,
+    ) -> Result<(Conn, Option<String>), EicError> {
+        let started = std::time::Instant::now();
+        let opened = Self::connect(cfg, instance_id, pinned, metrics).await;
+        metrics.eic_connect(started.elapsed());
+        metrics.eic_session(match opened {
+            Ok(_) => EicEvent::Opened,
+            Err(_) => EicEvent::Failed,
+        });
+        opened
+    }
+
+    async fn connect(
+        cfg: &EicConfig,
+        instance_id: &str,
+        pinned: Option<&str>,
+        metrics: &Metrics,
     ) -> Result<(Conn, Option<String>), EicError> {
         let dir = tempfile::Builder::new()
             .prefix("wss-eic-")
@@ -82,6 +103,7 @@ impl Conn {
             os_user: cfg.os_user.clone(),
             aws: cfg.aws.clone(),
             region: cfg.region.clone(),
+            _open: metrics.eic_connection(),
         };
         Ok((conn, recorded))
     }

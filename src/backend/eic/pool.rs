@@ -93,9 +93,8 @@ impl Pool {
             tracing::info!(instance_id, "pooled EIC connection died; reconnecting");
             *conn = None;
         }
-        match Conn::open(cfg, instance_id, pinned).await {
+        match Conn::open(cfg, instance_id, pinned, &self.metrics).await {
             Ok((fresh, recorded)) => {
-                self.metrics.eic_session(EicEvent::Opened);
                 let fresh = Arc::new(StdMutex::new(fresh));
                 *conn = Some(fresh.clone());
                 let lease = Lease {
@@ -107,10 +106,7 @@ impl Pool {
                     recorded_host_key: recorded,
                 })
             }
-            Err(e) => {
-                self.metrics.eic_session(EicEvent::Failed);
-                Err(e)
-            }
+            Err(e) => Err(e),
         }
     }
 

@@ -81,7 +81,8 @@ impl Job {
             }
         };
         let (outcome, ()) = tokio::join!(exec::run(process, self.limit, events, controls), pump);
-        self.metrics.exec_run(outcome.label());
+        let took = std::time::Duration::from_millis(outcome.summary.duration_ms);
+        self.metrics.exec_run(outcome.label(), took);
         let last = Final {
             summary: &outcome.summary,
             exec_id: self.exec_id,

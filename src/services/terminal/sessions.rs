@@ -215,6 +215,7 @@ impl Terminals {
             store: self.ports.store.clone(),
             grace: self.resumable.limits.detach_grace,
             shutdown: self.shutdown.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -224,6 +225,7 @@ struct Lifetime {
     store: Arc<dyn crate::store::Store>,
     grace: std::time::Duration,
     shutdown: CancellationToken,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Keeps a session until its grace after the last socket runs out, it is killed, or the server
@@ -248,6 +250,10 @@ async fn supervise(
     tracing::info!(workspace_id = %ws, session = %session.id, ended, "resumable terminal session ended");
     let t = session.tally();
     let (_, size, _) = session.summary();
+    let lasted = (Utc::now() - session.created_at)
+        .to_std()
+        .unwrap_or_default();
+    life.metrics.terminal_session_ended(lasted);
     let row = audit::row(ws, Kind::Terminal, &caller, "GET", "terminal session")
         .with_details(json!({
             "session": session.id,
@@ -261,11 +267,7 @@ async fn supervise(
             "exit_code": exit.flatten(),
             "ended": ended,
         }))
-        .with_duration(
-            (Utc::now() - session.created_at)
-                .to_std()
-                .unwrap_or_default(),
-        )
+        .with_duration(lasted)
         .started_at(session.created_at);
     audit::record_or_defer(life.store, row).await;
 }
