@@ -1,5 +1,5 @@
-//! The session cookie: its name and attributes, reading it from a request, and the `Origin`
-//! rule that decides whether it counts.
+//! The session cookie (read and written by the `cookie` crate): its name and attributes, reading
+//! it from a request, and the `Origin` rule that decides whether it counts.
 
 use std::net::SocketAddr;
 
@@ -7,6 +7,7 @@ use axum::extract::ConnectInfo;
 use axum::http::HeaderValue;
 use axum::http::header::{COOKIE, HOST, ORIGIN};
 use axum::http::request::Parts;
+use cookie::{Cookie, SameSite};
 
 use crate::access::AuthError;
 use crate::config::Config;
@@ -49,22 +50,21 @@ fn cookie_name(parts: &Parts) -> &'static str {
 /// The session cookie of the request, if any; two that differ are refused.
 fn session_cookie(parts: &Parts) -> Result<Option<String>, ApiError> {
     let name = cookie_name(parts);
-    let mut found: Option<&str> = None;
+    let mut found: Option<String> = None;
     let headers = parts.headers.get_all(COOKIE).iter();
-    let pairs = headers
+    let cookies = headers
         .filter_map(|h| h.to_str().ok())
-        .flat_map(|h| h.split(';'));
-    for (k, v) in pairs.filter_map(|pair| pair.trim().split_once('=')) {
-        if k == name {
-            match found {
-                Some(seen) if seen != v => {
-                    return Err(ApiError::bad_request("more than one session cookie"));
-                }
-                _ => found = Some(v),
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok);
+    for cookie in cookies.filter(|c| c.name() == name) {
+        match &found {
+            Some(seen) if seen != cookie.value() => {
+                return Err(ApiError::bad_request("more than one session cookie"));
             }
+            _ => found = Some(cookie.value().to_owned()),
         }
     }
-    Ok(found.filter(|v| !v.is_empty()).map(str::to_owned))
+    Ok(found.filter(|v| !v.is_empty()))
 }
 
 /// The session cookie of a request sent from the server's own origin; a cookie from anywhere
@@ -106,10 +106,13 @@ fn same_origin(parts: &Parts, public: Option<&str>) -> bool {
 
 pub fn set_cookie(parts: &Parts, value: &str, max_age: i64) -> HeaderValue {
     let name = cookie_name(parts);
-    let secure = if name == SECURE_NAME { "; Secure" } else { "" };
-    let cookie =
-        format!("{name}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}");
-    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+    let cookie = Cookie::build((name, value))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .secure(name == SECURE_NAME);
+    HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 #[cfg(test)]
