@@ -176,8 +176,10 @@ async fn the_tenant_image_runs_as_canvas_answers_health_and_stops_on_sigterm() {
         "PID 1 runs as 1000"
     );
     // The binaries the EIC path, plugins and the canvas need, and an `aws` with `open-tunnel`
-    // (Debian 12's 2.9.19 has none: this fails on the old image).
+    // (Debian 12's 2.9.19 has none: this fails on the old image); `setsid --ctty` gives the EIC
+    // terminal's ssh its PTY as controlling terminal.
     for check in [
+        "setsid --help | grep -q -- --ctty",
         "aws --version",
         "aws ec2-instance-connect open-tunnel help",
         "ssh -V",
