@@ -267,7 +267,15 @@ impl Execs {
         if let Err(e) = purged {
             tracing::warn!(error = %e, "forgetting expired exec runs");
         }
+        // The log first, so that a record another request can find always has its log.
         let exec_id = Uuid::new_v4();
+        let opened = async {
+            let writer = self.runs.logs.create(exec_id).await?;
+            let lines = self.runs.logs.read(exec_id, 0, true, false).await;
+            let lines = lines.ok_or_else(|| io::Error::other("exec run log missing"))?;
+            Ok::<_, io::Error>((writer, lines))
+        };
+        let (writer, lines) = opened.await.map_err(|e| ServiceError::Internal(e.into()))?;
         let run = ExecRun {
             exec_id,
             workspace_id: ws.id,
@@ -278,28 +286,23 @@ impl Execs {
             final_record: None,
             idempotency_key: key.clone(),
         };
-        if !self.ports.store.insert_exec_run(&run).await? {
-            let key = key.as_deref().unwrap_or_default();
-            let first = self.ports.store.exec_run_by_key(ws.id, key).await?;
-            // Purged between the two statements: the caller may retry.
-            let first = first.ok_or_else(|| {
-                ServiceError::Conflict("the run of this Idempotency-Key just expired".into())
-            })?;
-            return Ok(Claim::Taken(first.exec_id));
-        }
-        let opened = async {
-            let writer = self.runs.logs.create(exec_id).await?;
-            let lines = self.runs.logs.read(exec_id, 0, true, false).await;
-            let lines = lines.ok_or_else(|| io::Error::other("exec run log missing"))?;
-            Ok::<_, io::Error>((writer, lines))
-        };
-        match opened.await {
-            Ok((writer, lines)) => Ok(Claim::New(exec_id, writer, lines)),
-            Err(e) => {
-                let _ = self.ports.store.remove_exec_run(exec_id).await;
-                Err(ServiceError::Internal(e.into()))
+        match self.ports.store.insert_exec_run(&run).await {
+            Ok(true) => return Ok(Claim::New(exec_id, writer, lines)),
+            inserted => {
+                // Not ours (or not recorded): the log goes, unread.
+                drop((writer, lines));
+                self.runs.logs.remove(exec_id).await;
+                inserted?;
             }
         }
+        // The key is taken: the first run's.
+        let key = key.as_deref().unwrap_or_default();
+        let first = self.ports.store.exec_run_by_key(ws.id, key).await?;
+        // Purged between the two statements: the caller may retry.
+        let first = first.ok_or_else(|| {
+            ServiceError::Conflict("the run of this Idempotency-Key just expired".into())
+        })?;
+        Ok(Claim::Taken(first.exec_id))
     }
 }
 
