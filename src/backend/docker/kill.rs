@@ -23,16 +23,11 @@ const ROUND_PAUSE: Duration = Duration::from_millis(20);
 /// Kills the tree of the exec whose leader is host PID `leader`, if that process is visible here
 /// and carries `marker`. Returns false when it is not visible (the caller falls back).
 pub async fn kill_host_tree(leader: i64, marker: &str) -> bool {
-    let Ok(leader) = i32::try_from(leader) else {
+    let Some(leader) = visible_leader(leader, marker) else {
         return false;
     };
-    if leader <= 1 || !carries_marker(leader, marker) {
-        return false;
-    }
     for _ in 0..MAX_ROUNDS {
-        let tree = tokio::task::spawn_blocking(move || session_tree(leader))
-            .await
-            .unwrap_or_default();
+        let tree = tree_of(leader).await;
         if tree.is_empty() {
             return true;
         }
@@ -54,19 +49,25 @@ pub async fn kill_host_tree(leader: i64, marker: &str) -> bool {
 /// Sends `signal` once to every process of the tree of the exec whose leader is host PID `leader`,
 /// under the same conditions as `kill_host_tree`.
 pub async fn signal_host_tree(leader: i64, marker: &str, signal: Signal) -> bool {
-    let Ok(leader) = i32::try_from(leader) else {
+    let Some(leader) = visible_leader(leader, marker) else {
         return false;
     };
-    if leader <= 1 || !carries_marker(leader, marker) {
-        return false;
-    }
-    let tree = tokio::task::spawn_blocking(move || session_tree(leader))
-        .await
-        .unwrap_or_default();
-    for pid in tree {
+    for pid in tree_of(leader).await {
         let _ = kill(Pid::from_raw(pid), signal);
     }
     true
+}
+
+/// `leader` as a PID of this host, when it is visible here and carries `marker`.
+fn visible_leader(leader: i64, marker: &str) -> Option<i32> {
+    let leader = i32::try_from(leader).ok()?;
+    (leader > 1 && carries_marker(leader, marker)).then_some(leader)
+}
+
+async fn tree_of(leader: i32) -> Vec<i32> {
+    tokio::task::spawn_blocking(move || session_tree(leader))
+        .await
+        .unwrap_or_default()
 }
 
 fn carries_marker(pid: i32, marker: &str) -> bool {

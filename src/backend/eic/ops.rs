@@ -131,10 +131,7 @@ impl ExecProcess for SshExec {
             isolate::kill_command(isolate::tag_of(&self.marker)),
             script_command(SIGNAL_BY_MARKER_SCRIPT, &[&self.marker, "9"])
         );
-        if let Ok(mut killer) = spawn(&self.lease, &remote) {
-            drop(killer.stdin.take());
-            let _ = tokio::time::timeout(KILL_TIMEOUT, killer.wait()).await;
-        }
+        let _ = run_remote(&self.lease, &remote).await;
         let _ = self.child.kill().await;
     }
 
@@ -151,15 +148,23 @@ impl ExecProcess for SshExec {
             isolate::signal_command(isolate::tag_of(&self.marker), signal.number()),
             script_command(SIGNAL_BY_MARKER_SCRIPT, &[&self.marker, &number])
         );
-        let mut sender = spawn(&self.lease, &remote)?;
-        drop(sender.stdin.take());
-        match tokio::time::timeout(KILL_TIMEOUT, sender.wait()).await {
-            Ok(Ok(status)) if status.success() => Ok(()),
-            Ok(_) => Err(BackendError::Failed("signalling the run failed".into())),
-            Err(_) => {
-                let _ = sender.kill().await;
-                Err(BackendError::Failed("signalling the run timed out".into()))
-            }
+        match run_remote(&self.lease, &remote).await? {
+            true => Ok(()),
+            false => Err(BackendError::Failed("signalling the run failed".into())),
+        }
+    }
+}
+
+/// Runs `remote` (a kill or a signal) with no input, for `KILL_TIMEOUT` at most; whether it
+/// succeeded.
+async fn run_remote(lease: &Lease, remote: &str) -> Result<bool, BackendError> {
+    let mut child = spawn(lease, remote)?;
+    drop(child.stdin.take());
+    match tokio::time::timeout(KILL_TIMEOUT, child.wait()).await {
+        Ok(status) => Ok(status.is_ok_and(|s| s.success())),
+        Err(_) => {
+            let _ = child.kill().await;
+            Err(BackendError::Failed("signalling the run timed out".into()))
         }
     }
 }

@@ -7,6 +7,8 @@
 use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStringExt;
+
+use rustix::fs::{Mode, OFlags};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
@@ -85,10 +87,10 @@ fn pair(size: TermSize) -> std::io::Result<(OwnedFd, File)> {
     tcsetwinsize(&master, winsize(size))?;
     let name = ptsname(&master, Vec::new())?;
     let path = std::ffi::OsString::from_vec(name.into_bytes());
-    let slave = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)?;
+    // NOCTTY: a server that is a session leader (PID 1, a systemd service) must not take the
+    // terminal as its own, or its hang-up would reach the server.
+    let flags = OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let slave = File::from(rustix::fs::open(path.as_os_str(), flags, Mode::empty())?);
     rustix::io::ioctl_fionbio(&master, true)?;
     Ok((master, slave))
 }
@@ -174,11 +176,11 @@ pub fn open(conn: Conn, size: TermSize) -> Result<TerminalSession, BackendError>
 /// Reads the master until ssh has closed its side (EIO) or the session is gone: everything that
 /// is ready at a wake-up, up to `READ_CHUNK`, goes out as one chunk.
 async fn read_output(master: Arc<AsyncFd<OwnedFd>>, out: mpsc::Sender<std::io::Result<Bytes>>) {
+    let mut chunk = vec![0u8; READ_CHUNK];
     loop {
         let Ok(mut ready) = master.readable().await else {
             return;
         };
-        let mut chunk = vec![0u8; READ_CHUNK];
         let mut filled = 0;
         let mut ended = false;
         while filled < READ_CHUNK {
@@ -193,9 +195,10 @@ async fn read_output(master: Arc<AsyncFd<OwnedFd>>, out: mpsc::Sender<std::io::R
                 Err(_would_block) => break,
             }
         }
+        // Copied out at its size: the 64 KiB buffer is reused, never held by a queued chunk.
         if filled > 0 {
-            chunk.truncate(filled);
-            if out.send(Ok(Bytes::from(chunk))).await.is_err() {
+            let bytes = Bytes::copy_from_slice(&chunk[..filled]);
+            if out.send(Ok(bytes)).await.is_err() {
                 return;
             }
         }
