@@ -140,7 +140,7 @@ impl App {
                 ),
                 std::time::Duration::from_secs(config.exec_detached_max_s),
             )),
-            files: Arc::new(Files::new(ports.clone())),
+            files: Arc::new(Files::new(ports.clone(), config.files_max_bytes)),
             plugins: Arc::new(Plugins::new(
                 ports.clone(),
                 access.clone(),

@@ -1,6 +1,7 @@
 //! The ports to where workspaces run: the `Backend` trait, what it trades in, and the registry by
 //! placement.
 
+pub mod content;
 pub mod docker;
 pub mod eic;
 pub mod fs;
@@ -16,7 +17,8 @@ use bytes::Bytes;
 use futures_util::Stream;
 use tokio::io::AsyncWrite;
 
-use crate::files::RelPath;
+use self::content::{FileStream, Input};
+use crate::files::{Precondition, RelPath};
 use crate::workspace::{Placement, Workspace, WorkspaceId};
 
 /// What can go wrong reaching a workspace.
@@ -34,6 +36,12 @@ pub enum BackendError {
     /// A file is larger than the caller's cap, in bytes.
     #[error("file is {0} bytes, over the limit")]
     TooLarge(u64),
+    /// The file is not as the request's condition (`If-Match`, `If-None-Match`) required.
+    #[error("the file does not match the request's condition")]
+    PreconditionFailed,
+    /// Another conditional change to the same directory held its lock for too long.
+    #[error("another conditional change to this directory is in progress; try again")]
+    Busy,
     /// The request cannot be carried out as asked; the message is safe to show.
     #[error("{0}")]
     Invalid(String),
@@ -216,22 +224,38 @@ pub trait Backend: Send + Sync + 'static {
         dir: Option<&RelPath>,
         depth: u8,
     ) -> Result<Vec<FileEntry>, BackendError>;
-    /// A file's bytes; `TooLarge` past `max_bytes`, `NotFound` when missing or a directory.
+    /// A file as a stream, with its size and tag; `TooLarge` past `max_bytes`, `NotFound` when
+    /// missing or a directory.
     async fn read_file(
         &self,
         ws: &Target,
         root: FilesRoot<'_>,
         path: &RelPath,
         max_bytes: u64,
-    ) -> Result<Vec<u8>, BackendError>;
-    /// Writes each file atomically, creating parent directories.
+    ) -> Result<FileStream, BackendError>;
+    /// Writes one file of `size` bytes from `content`, atomically, creating parent directories,
+    /// if `cond` holds of it; `PreconditionFailed` (and no change) when it does not.
+    async fn write_file(
+        &self,
+        ws: &Target,
+        path: &RelPath,
+        size: u64,
+        content: Input,
+        cond: &Precondition,
+    ) -> Result<(), BackendError>;
+    /// Writes each file atomically, creating parent directories (a bulk replace).
     async fn write_files(
         &self,
         ws: &Target,
         files: &[(RelPath, Vec<u8>)],
     ) -> Result<(), BackendError>;
-    /// Deletes a file or directory tree; `NotFound` when missing.
-    async fn delete_file(&self, ws: &Target, path: &RelPath) -> Result<(), BackendError>;
+    /// Deletes a file or directory tree if `cond` holds of it; `NotFound` when missing.
+    async fn delete_file(
+        &self,
+        ws: &Target,
+        path: &RelPath,
+        cond: &Precondition,
+    ) -> Result<(), BackendError>;
     /// Puts the staged tree at `staged` in place as plugin `name`, owned by the agent user,
     /// replacing any previous version atomically (a failure leaves the old one).
     async fn deliver_plugin(

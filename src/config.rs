@@ -131,6 +131,10 @@ pub struct Config {
     #[arg(long, env = "PLUGINS_DIR", default_value = "plugins")]
     pub plugins_dir: PathBuf,
 
+    /// Largest file a raw (`application/octet-stream`) read or write carries, in bytes (SPEC §15).
+    #[arg(long, env = "FILES_MAX_BYTES", default_value_t = crate::files::DEFAULT_FILES_MAX_BYTES)]
+    pub files_max_bytes: u64,
+
     /// Largest plugin install request body, in bytes.
     #[arg(long, env = "PLUGIN_INSTALL_BODY_MAX_BYTES", default_value_t = 65536)]
     pub plugin_install_body_max_bytes: usize,

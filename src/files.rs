@@ -2,8 +2,14 @@
 
 use std::fmt;
 
+mod etag;
+
+pub use etag::{Etag, Precondition};
+
 /// Largest file `GET /workspaces/{id}/files/{path}` returns, in bytes.
 pub const MAX_READ_BYTES: u64 = 5 * 1024 * 1024;
+/// Largest file a raw (`application/octet-stream`) read or write carries, by default (SPEC §15).
+pub const DEFAULT_FILES_MAX_BYTES: u64 = 256 * 1024 * 1024;
 /// Most files one bulk replace may carry.
 pub const MAX_BULK_FILES: usize = 200;
 /// Deepest listing, in directory levels.

@@ -29,7 +29,8 @@ use super::{
     TermSize, TerminalSession, fs,
 };
 use crate::backend::Observed;
-use crate::files::RelPath;
+use crate::backend::content::{FileStream, Input};
+use crate::files::{Precondition, RelPath};
 use crate::workspace::Workspace;
 
 /// Label set on every container and volume this server creates.
@@ -262,9 +263,22 @@ impl Backend for DockerBackend {
         root: FilesRoot<'_>,
         path: &RelPath,
         max_bytes: u64,
-    ) -> Result<Vec<u8>, BackendError> {
+    ) -> Result<FileStream, BackendError> {
         let root = files::local_root(root)?;
         fs::read(&self.shell(ws).await?, root, path, max_bytes).await
+    }
+
+    #[instrument(skip_all, fields(workspace = %ws.id))]
+    async fn write_file(
+        &self,
+        ws: &Target,
+        path: &RelPath,
+        size: u64,
+        content: Input,
+        cond: &Precondition,
+    ) -> Result<(), BackendError> {
+        let sh = self.shell(ws).await?;
+        fs::write_one(&sh, CONFIGS_MOUNT, path, size, content, cond).await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]
@@ -277,8 +291,13 @@ impl Backend for DockerBackend {
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]
-    async fn delete_file(&self, ws: &Target, path: &RelPath) -> Result<(), BackendError> {
-        fs::delete(&self.shell(ws).await?, CONFIGS_MOUNT, path).await
+    async fn delete_file(
+        &self,
+        ws: &Target,
+        path: &RelPath,
+        cond: &Precondition,
+    ) -> Result<(), BackendError> {
+        fs::delete(&self.shell(ws).await?, CONFIGS_MOUNT, path, cond).await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id, plugin = name))]

@@ -23,7 +23,8 @@ use super::{
     Backend, BackendError, ExecProcess, ExecSpec, FileEntry, FilesRoot, Target, TermSize,
     TerminalSession, fs,
 };
-use crate::files::RelPath;
+use crate::backend::content::{FileStream, Input};
+use crate::files::{Precondition, RelPath};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -309,10 +310,26 @@ impl Backend for EicBackend {
         root: FilesRoot<'_>,
         path: &RelPath,
         max_bytes: u64,
-    ) -> Result<Vec<u8>, BackendError> {
+    ) -> Result<FileStream, BackendError> {
         let base = remote_root(ws, root)?;
         let lease = self.lease(ws).await?;
-        fs::read(&ops::LeaseShell(&lease), base, path, max_bytes).await
+        let file = fs::read(&ops::LeaseShell(&lease), base, path, max_bytes).await?;
+        // The connection stays leased while the bytes come through it.
+        Ok(file.holding(lease))
+    }
+
+    #[instrument(skip_all, fields(workspace = %ws.id))]
+    async fn write_file(
+        &self,
+        ws: &Target,
+        path: &RelPath,
+        size: u64,
+        content: Input,
+        cond: &Precondition,
+    ) -> Result<(), BackendError> {
+        let base = runtime_base(&ws.runtime);
+        let lease = self.lease(ws).await?;
+        fs::write_one(&ops::LeaseShell(&lease), base, path, size, content, cond).await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]
@@ -327,10 +344,15 @@ impl Backend for EicBackend {
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id))]
-    async fn delete_file(&self, ws: &Target, path: &RelPath) -> Result<(), BackendError> {
+    async fn delete_file(
+        &self,
+        ws: &Target,
+        path: &RelPath,
+        cond: &Precondition,
+    ) -> Result<(), BackendError> {
         let base = runtime_base(&ws.runtime);
         let lease = self.lease(ws).await?;
-        fs::delete(&ops::LeaseShell(&lease), base, path).await
+        fs::delete(&ops::LeaseShell(&lease), base, path, cond).await
     }
 
     #[instrument(skip_all, fields(workspace = %ws.id, plugin = name))]

@@ -9,20 +9,62 @@
 //! followed; a link as the last component of a write or delete is replaced or removed itself.
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream;
 
+mod scripts;
+
+use scripts::*;
+pub use scripts::{LEAVES_ROOT_MESSAGE, deliver_script};
+
+use super::content::{FileStream, Input};
 use super::{BackendError, FileEntry};
-use crate::files::RelPath;
+use crate::files::{Etag, Precondition, RelPath};
 
-/// Runs a fixed script in the workspace: `sh -c <script> sh <args…>`, with `stdin`; answers the
-/// exit code and stdout.
+/// A fixed script started in the workspace: its stdout as it comes, then its exit code.
+#[async_trait]
+pub trait Script: Send {
+    /// The next piece of stdout; `None` once it has ended.
+    async fn next_stdout(&mut self) -> Option<Result<Bytes, BackendError>>;
+    /// The exit code, once stdout has ended.
+    async fn exit_code(&mut self) -> Result<i32, BackendError>;
+    /// Stops the script.
+    async fn kill(&mut self);
+}
+
+/// Starts a fixed script in the workspace: `sh -c <script> sh <args…>`, reading `stdin`.
 #[async_trait]
 pub trait Shell: Send + Sync {
-    async fn run(
+    async fn start(
         &self,
         script: &str,
         args: &[&str],
-        stdin: Vec<u8>,
-    ) -> Result<(i32, Vec<u8>), BackendError>;
+        stdin: Input,
+    ) -> Result<Box<dyn Script>, BackendError>;
+}
+
+/// Most stdout a script run to its end may send back, in bytes (a listing of a huge tree is cut
+/// here rather than held whole; file contents are streamed instead).
+const MAX_SCRIPT_OUTPUT: usize = 64 * 1024 * 1024;
+
+/// Runs a script to its end: its exit code and its stdout.
+pub async fn run(
+    sh: &dyn Shell,
+    script: &str,
+    args: &[&str],
+    stdin: Input,
+) -> Result<(i32, Vec<u8>), BackendError> {
+    let mut running = sh.start(script, args, stdin).await?;
+    let mut out = Vec::new();
+    while let Some(chunk) = running.next_stdout().await {
+        let chunk = chunk?;
+        if out.len() + chunk.len() > MAX_SCRIPT_OUTPUT {
+            running.kill().await;
+            return Err(BackendError::Invalid("the listing is too large".into()));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok((running.exit_code().await?, out))
 }
 
 /// A fresh tag for temporary names (`wss-` and 12 hex digits).
@@ -39,159 +81,6 @@ fn incoming_name(name: &str, tag: &str) -> String {
 /// when the scripts run as root.
 pub const AGENT_OWNER: u32 = 1000;
 
-/// Exit codes of the scripts.
-const MISSING: i32 = 3;
-const TOO_LARGE: i32 = 4;
-const IS_DIR: i32 = 5;
-const NOT_DIR: i32 = 6;
-const LEAVES_ROOT: i32 = 8;
-
-/// What a refused walk answers (SPEC §11).
-pub const LEAVES_ROOT_MESSAGE: &str = "path leaves the workspace root";
-
-/// Shared by every script: `$1` is the root, which must exist and must not itself be a link;
-/// `enter DIR [create]` walks into the relative `DIR`, creating missing directories when asked,
-/// and exits `LEAVES_ROOT` as soon as it stands outside the root.
-const PRELUDE: &str = r#"unset CDPATH
-cd -P -- "$1" 2>/dev/null || exit 3
-root=$(pwd -P)
-[ "$root" = "$1" ] || exit 8
-shift
-own() { [ "$(id -u)" = 0 ] && chown -h 1000:1000 -- "$@"; return 0; }
-inside() { case $(pwd -P) in "$root"|"$root"/*) return 0;; esac; exit 8; }
-to_root() { cd -P -- "$root" 2>/dev/null || exit 7; inside; }
-enter() {
-  [ "$1" = . ] && return 0
-  _mk=${2-}
-  set -f; _ifs=$IFS; IFS=/
-  # shellcheck disable=SC2086
-  set -- $1
-  IFS=$_ifs; set +f
-  for _c do
-    if [ -n "$_mk" ] && [ ! -e "./$_c" ] && [ ! -L "./$_c" ]; then
-      mkdir -- "./$_c" 2>/dev/null && own "./$_c"
-    fi
-    if ! cd -- "./$_c" 2>/dev/null; then
-      if [ -L "./$_c" ] && [ ! -e "./$_c" ]; then exit 3; fi
-      [ -e "./$_c" ] && exit 6
-      exit 3
-    fi
-    inside
-  done
-}
-"#;
-
-/// `$1` dir, `$2` depth: `<kind> <size> <path>\0` per entry below the dir, paths relative to it.
-const LIST: &str = r#"enter "$1"
-if find . -maxdepth 0 -printf '' >/dev/null 2>&1; then
-  exec find . -mindepth 1 -maxdepth "$2" -printf '%y %s %P\0'
-fi
-exec find . -mindepth 1 -maxdepth "$2" -exec sh -c 'for f do
-  if [ -L "$f" ]; then printf "l 0 %s\0" "$f"
-  elif [ -d "$f" ]; then printf "d 0 %s\0" "$f"
-  elif [ -f "$f" ]; then printf "f %s %s\0" "$(stat -c %s -- "$f")" "$f"
-  else printf "o 0 %s\0" "$f"; fi
-done' sh {} +"#;
-
-/// `$1` dir, `$2` name, `$3` cap in bytes: the file's bytes, or its size and `TOO_LARGE`.
-const READ: &str = r#"enter "$1"
-[ -d "./$2" ] && exit 5
-[ -f "./$2" ] || exit 3
-exec 3< "./$2" || exit 3
-case $(readlink /proc/self/fd/3) in "$root"/*) ;; *) exit 8;; esac
-[ -f /proc/self/fd/3 ] || exit 3
-size=$(wc -c < /proc/self/fd/3) || exit 3
-[ "$size" -gt "$3" ] && { echo "$size"; exit 4; }
-exec cat <&3"#;
-
-/// `$1` dir, `$2` name: removes the file or tree (a link is removed itself).
-const DELETE: &str = r#"enter "$1"
-[ -e "./$2" ] || [ -L "./$2" ] || exit 3
-exec rm -rf -- "./$2""#;
-
-/// `$1` a fresh staging name, then `dir name` pairs; stdin is a tar of the files named `0`, `1`, …
-/// in pair order. Every pair is checked before anything is written, then each file is renamed
-/// from the staging directory into place (one atomic rename each).
-const WRITE: &str = r#"stage=$1; shift
-check() (
-  set -f; _ifs=$IFS; IFS=/
-  # shellcheck disable=SC2086
-  set -- $1 "$2"
-  IFS=$_ifs; set +f
-  while [ $# -gt 1 ]; do
-    [ -e "./$1" ] || [ -L "./$1" ] || exit 0
-    cd -- "./$1" 2>/dev/null || exit 6
-    inside
-    shift
-  done
-  if [ -d "./$1" ] && [ ! -L "./$1" ]; then exit 5; fi
-  exit 0
-)
-check_all() {
-  while [ $# -gt 1 ]; do
-    check "$1" "$2" || exit $?
-    shift 2
-  done
-}
-check_all "$@"
-mkdir -m 700 -- "./$stage" || exit 7
-cleanup() { to_root; rm -rf -- "./$stage"; }
-( cd -- "./$stage" && inside && tar -x -f - ) || { cleanup; exit 7; }
-i=0
-while [ $# -gt 1 ]; do
-  to_root
-  ( enter "$1" create && mv -f -T -- "$root/$stage/$i" "./$2" && own "./$2" ) || { rc=$?; cleanup; exit $rc; }
-  i=$((i + 1)); shift 2
-done
-cleanup
-exit 0"#;
-
-/// `$1` incoming name, `$2` plugin name; stdin is a tar of the tree at its top level. The tree is
-/// unpacked into a fresh directory inside `plugins/`, given to the agent user, then swapped into
-/// place; the old version is kept aside until the new one is in and put back if that fails.
-/// Trees owned by the agent user are changed with `sudo -n` when the login user is another one.
-const DELIVER: &str = r#"enter plugins create
-[ -L "./$2" ] && exit 8
-new=$1 name=$2 old=".$2.old-$$"
-mkdir -- "./$new" || exit 1
-del() { rm -rf -- "$1" 2>/dev/null || sudo -n rm -rf -- "$1" 2>/dev/null; }
-( cd -- "./$new" && inside && tar -x -f - ) || { del "./$new"; exit 1; }
-chown -R -h 1000:1000 -- "./$new" 2>/dev/null || sudo -n chown -R -h 1000:1000 -- "./$new" || { del "./$new"; exit 1; }
-if [ -e "./$name" ] || [ -L "./$name" ]; then mv -f -T -- "./$name" "./$old" || { del "./$new"; exit 1; }; fi
-if mv -T -- "./$new" "./$name"; then del "./$old"; exit 0; fi
-del "./$new"
-if [ -e "./$old" ]; then mv -T -- "./$old" "./$name"; fi
-exit 1"#;
-
-/// `$1` plugin name: removes `plugins/<name>`, and nothing else.
-const REMOVE_PLUGIN: &str = r#"enter plugins
-[ -L "./$1" ] && exit 8
-[ -e "./$1" ] || exit 3
-rm -rf -- "./$1" 2>/dev/null || exec sudo -n rm -rf -- "./$1""#;
-
-/// Put before the prelude of the scripts that write: creates a missing root, but only when its
-/// parent is a real directory (never through a link).
-const MAKE_ROOT: &str = r#"if [ ! -e "$1" ] && [ ! -L "$1" ]; then
-  _up=${1%/*}; [ -n "$_up" ] || _up=/
-  ( cd -P -- "$_up" 2>/dev/null && [ "$(pwd -P)" = "$_up" ] && mkdir -- "./${1##*/}" \
-    && { [ "$(id -u)" != 0 ] || chown 1000:1000 -- "./${1##*/}"; } )
-fi
-"#;
-
-fn script(body: &str) -> String {
-    format!("{PRELUDE}{body}")
-}
-
-/// A script that may create its missing root first.
-fn writing_script(body: &str) -> String {
-    format!("{MAKE_ROOT}{PRELUDE}{body}")
-}
-
-/// The whole plugin delivery script, for tests that run it by hand.
-pub fn deliver_script() -> String {
-    writing_script(DELIVER)
-}
-
 /// Maps the exit codes every script shares; `None` for success.
 fn outcome(code: i32, what: &str) -> Result<(), BackendError> {
     match code {
@@ -200,7 +89,18 @@ fn outcome(code: i32, what: &str) -> Result<(), BackendError> {
         IS_DIR => Err(BackendError::Invalid("path is a directory".into())),
         NOT_DIR => Err(BackendError::Invalid("path is not a directory".into())),
         LEAVES_ROOT => Err(BackendError::Invalid(LEAVES_ROOT_MESSAGE.into())),
+        PRECONDITION => Err(BackendError::PreconditionFailed),
+        BUSY => Err(BackendError::Busy),
         c => Err(BackendError::Failed(format!("{what} exited {c}"))),
+    }
+}
+
+/// The outcome of a conditional change: a missing file (or parent) fails a condition that needs
+/// the file.
+fn conditional_outcome(code: i32, cond: &Precondition, what: &str) -> Result<(), BackendError> {
+    match code {
+        MISSING if cond.needs_the_file() => Err(BackendError::PreconditionFailed),
+        c => outcome(c, what),
     }
 }
 
@@ -209,7 +109,7 @@ fn split(path: &RelPath) -> (&str, &str) {
 }
 
 /// Entries under `dir` (the root when `None`), `depth` levels down, paths relative to the root.
-/// A missing root lists as empty.
+/// A missing root lists as empty. Only names, kinds and sizes are read, never contents.
 pub async fn list(
     sh: &dyn Shell,
     root: &str,
@@ -218,9 +118,7 @@ pub async fn list(
 ) -> Result<Vec<FileEntry>, BackendError> {
     let target = dir.map_or(".", RelPath::as_str);
     let depth = depth.to_string();
-    let (code, out) = sh
-        .run(&script(LIST), &[root, target, &depth], Vec::new())
-        .await?;
+    let (code, out) = run(sh, &script(LIST), &[root, target, &depth], Input::empty()).await?;
     match outcome(code, "list") {
         Err(BackendError::NotFound) if dir.is_none() => return Ok(Vec::new()),
         other => other?,
@@ -250,26 +148,102 @@ pub async fn list(
     Ok(entries)
 }
 
-/// The bytes of `path`; `TooLarge` past `max` before any content is sent.
+/// Longest first line of a read (`<size> <sha256>`), in bytes.
+const MAX_READ_HEADER: usize = 128;
+
+/// `path` as a stream, with its size and tag; `TooLarge` past `max` before any content is sent.
 pub async fn read(
     sh: &dyn Shell,
     root: &str,
     path: &RelPath,
     max: u64,
-) -> Result<Vec<u8>, BackendError> {
+) -> Result<FileStream, BackendError> {
     let (dir, name) = split(path);
     let max_s = max.to_string();
-    let (code, out) = sh
-        .run(&script(READ), &[root, dir, name, &max_s], Vec::new())
-        .await?;
-    if code == TOO_LARGE {
-        let size = String::from_utf8_lossy(&out)
-            .trim()
-            .parse()
-            .unwrap_or(max + 1);
-        return Err(BackendError::TooLarge(size));
+    let args = [root, dir, name, max_s.as_str()];
+    let mut running = sh.start(&script(READ), &args, Input::empty()).await?;
+    let mut head = Vec::new();
+    let newline = loop {
+        if let Some(at) = head.iter().position(|&b| b == b'\n') {
+            break at;
+        }
+        if head.len() > MAX_READ_HEADER {
+            running.kill().await;
+            return Err(BackendError::Failed("read sent no header".into()));
+        }
+        match running.next_stdout().await {
+            Some(chunk) => head.extend_from_slice(&chunk?),
+            None => break head.len(),
+        }
+    };
+    let line = String::from_utf8_lossy(&head[..newline]).into_owned();
+    let header = line
+        .split_once(' ')
+        .and_then(|(size, hex)| Some((size.parse::<u64>().ok()?, Etag::from_hex(hex)?)));
+    let Some((size, etag)) = header else {
+        while running.next_stdout().await.is_some() {}
+        let code = running.exit_code().await?;
+        if code == TOO_LARGE {
+            return Err(BackendError::TooLarge(
+                line.trim().parse().unwrap_or(max + 1),
+            ));
+        }
+        outcome(code, "read")?;
+        return Err(BackendError::Failed("read sent no header".into()));
+    };
+    let rest = Bytes::from(head).slice(newline + 1..);
+    Ok(FileStream {
+        size,
+        etag,
+        body: body_of(running, rest),
+    })
+}
+
+/// The bytes of a read after its header: `first`, then the rest of stdout; a script that then
+/// fails ends the stream with an error, so a cut file never looks whole.
+fn body_of(running: Box<dyn Script>, first: Bytes) -> super::ByteStream {
+    let first = (!first.is_empty()).then_some(first);
+    Box::pin(stream::unfold(Some((running, first)), |state| async move {
+        let (mut running, first) = state?;
+        if let Some(first) = first {
+            return Some((Ok(first), Some((running, None))));
+        }
+        match running.next_stdout().await {
+            Some(next) => Some((next, Some((running, None)))),
+            None => match running.exit_code().await.and_then(|c| outcome(c, "read")) {
+                Ok(()) => None,
+                Err(e) => Some((Err(e), None)),
+            },
+        }
+    }))
+}
+
+/// Writes one file of `size` bytes from `content`, atomically, creating parent directories, if
+/// `cond` holds of the file then; a content shorter than `size` changes nothing.
+pub async fn write_one(
+    sh: &dyn Shell,
+    root: &str,
+    path: &RelPath,
+    size: u64,
+    content: Input,
+    cond: &Precondition,
+) -> Result<(), BackendError> {
+    let stage = format!(".{}.stage", temp_tag());
+    let (dir, name) = split(path);
+    let (mode, tags) = cond.script_args();
+    let size = size.to_string();
+    let args = [root, &stage, dir, name, &size, mode, &tags];
+    let body = format!("{CONDITION}{WRITE_ONE}");
+    let (code, _) = run(sh, &writing_script(&body), &args, content).await?;
+    match code {
+        TRUNCATED => Err(BackendError::Invalid(
+            "the content ended before its announced length".into(),
+        )),
+        MISSING if !cond.needs_the_file() => Err(BackendError::Invalid(
+            "a parent of the path is missing".into(),
+        )),
+        c => conditional_outcome(c, cond, "write"),
     }
-    outcome(code, "read").map(|()| out)
 }
 
 /// Writes every file atomically, creating parent directories: all are checked first, so a
@@ -287,7 +261,7 @@ pub async fn write(
         let (dir, name) = split(path);
         args.extend([dir, name]);
     }
-    let (code, _) = sh.run(&writing_script(WRITE), &args, archive).await?;
+    let (code, _) = run(sh, &writing_script(WRITE), &args, Input::Bytes(archive)).await?;
     match code {
         MISSING => Err(BackendError::Invalid(
             "a parent of the path is missing".into(),
@@ -313,13 +287,19 @@ fn flat_tar(files: &[(RelPath, Vec<u8>)]) -> std::io::Result<Vec<u8>> {
     builder.into_inner()
 }
 
-/// Deletes a file or a whole tree; `NotFound` when missing.
-pub async fn delete(sh: &dyn Shell, root: &str, path: &RelPath) -> Result<(), BackendError> {
+/// Deletes a file or a whole tree if `cond` holds of it; `NotFound` when missing.
+pub async fn delete(
+    sh: &dyn Shell,
+    root: &str,
+    path: &RelPath,
+    cond: &Precondition,
+) -> Result<(), BackendError> {
     let (dir, name) = split(path);
-    let (code, _) = sh
-        .run(&script(DELETE), &[root, dir, name], Vec::new())
-        .await?;
-    outcome(code, "delete")
+    let (mode, tags) = cond.script_args();
+    let body = format!("{CONDITION}{DELETE}");
+    let args = [root, dir, name, mode, &tags];
+    let (code, _) = run(sh, &script(&body), &args, Input::empty()).await?;
+    conditional_outcome(code, cond, "delete")
 }
 
 /// Puts the staged tree in place as `<root>/plugins/<name>`, replacing a previous version
@@ -337,17 +317,14 @@ pub async fn deliver_plugin(
             .await
             .map_err(|e| BackendError::Failed(e.to_string()))?
             .map_err(|e| BackendError::Failed(format!("packing the plugin: {e}")))?;
-    let (code, _) = sh
-        .run(&writing_script(DELIVER), &[root, &incoming, name], archive)
-        .await?;
+    let args = [root, incoming.as_str(), name];
+    let (code, _) = run(sh, &deliver_script(), &args, Input::Bytes(archive)).await?;
     outcome(code, "plugin delivery")
 }
 
 /// Removes `<root>/plugins/<name>`; `NotFound` when it is not installed.
 pub async fn remove_plugin(sh: &dyn Shell, root: &str, name: &str) -> Result<(), BackendError> {
-    let (code, _) = sh
-        .run(&script(REMOVE_PLUGIN), &[root, name], Vec::new())
-        .await?;
+    let (code, _) = run(sh, &script(REMOVE_PLUGIN), &[root, name], Input::empty()).await?;
     outcome(code, "plugin removal")
 }
 

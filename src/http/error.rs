@@ -29,6 +29,11 @@ pub enum ApiError {
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
+    PreconditionFailed(String),
+    /// 411: a raw upload must say its length.
+    #[error("{0}")]
+    LengthRequired(&'static str),
+    #[error("{0}")]
     Unprocessable(String),
     /// A 400 for a plugin source of an unknown scheme; the body lists the known ones.
     #[error("{0}")]
@@ -70,6 +75,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::LengthRequired(_) => StatusCode::LENGTH_REQUIRED,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Limit(_) | ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -1,11 +1,16 @@
-//! The files API (SPEC §5.5): list, read, write, delete and bulk replace, relative paths only.
+//! The files API (SPEC §5.5, §15): list, read, write, delete and bulk replace, relative paths
+//! only; raw bytes both ways where the request asks for them.
 
-use axum::extract::{FromRequestParts, RawPathParams, State};
+mod raw;
+
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request, State};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::Deserialize;
 
+use self::raw::Condition;
 use super::auth::WorkspaceCaller;
 use super::error::ApiError;
 use super::extract::{Json, Query};
@@ -66,10 +71,16 @@ pub async fn read(
     WorkspaceCaller { workspace, .. }: WorkspaceCaller,
     FilePath(path): FilePath,
     Query(q): Query<RootQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let files = &state.services.files;
-    let content = files.read(&workspace, &path, q.root.as_deref()).await?;
-    Ok(axum::Json(content).into_response())
+    let (files, root) = (&state.services.files, q.root.as_deref());
+    if raw::wants_raw(&headers) {
+        return Ok(raw::download(
+            files.download(&workspace, &path, root).await?,
+        ));
+    }
+    let (content, etag) = files.read(&workspace, &path, root).await?;
+    Ok(raw::with_etag(axum::Json(content).into_response(), &etag))
 }
 
 /// A file's new content: text, or base64 when `encoding` says so (as reads answer binary files).
@@ -80,31 +91,43 @@ pub struct WriteBody {
     encoding: Option<String>,
 }
 
+/// A write: raw bytes streamed (`Content-Type: application/octet-stream`), else a JSON body.
 pub async fn write(
     State(state): State<AppState>,
     WorkspaceCaller { caller, workspace }: WorkspaceCaller,
     FilePath(path): FilePath,
-    Json(body): Json<WriteBody>,
+    Condition(cond): Condition,
+    req: Request,
 ) -> Result<Response, ApiError> {
     let files = &state.services.files;
-    let content = match body.encoding.as_deref() {
-        None => body.content.into_bytes(),
-        Some("base64") => base64::engine::general_purpose::STANDARD
-            .decode(body.content)
-            .map_err(|_| ApiError::bad_request("content is not valid base64"))?,
-        Some(_) => return Err(ApiError::bad_request(r#"encoding must be "base64""#)),
+    let (saved, etag) = if raw::is_raw(req.headers()) {
+        let (size, body) = raw::upload_body(req)?;
+        let upload = files.upload(&caller, &workspace, path, size, body, &cond);
+        upload.await?
+    } else {
+        let Json(body) = Json::<WriteBody>::from_request(req, &state).await?;
+        let content = match body.encoding.as_deref() {
+            None => body.content.into_bytes(),
+            Some("base64") => base64::engine::general_purpose::STANDARD
+                .decode(body.content)
+                .map_err(|_| ApiError::bad_request("content is not valid base64"))?,
+            Some(_) => return Err(ApiError::bad_request(r#"encoding must be "base64""#)),
+        };
+        files
+            .write(&caller, &workspace, path, content, &cond)
+            .await?
     };
-    let saved = files.write(&caller, &workspace, path, content).await?;
-    Ok(axum::Json(saved).into_response())
+    Ok(raw::with_etag(axum::Json(saved).into_response(), &etag))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
     WorkspaceCaller { caller, workspace }: WorkspaceCaller,
     FilePath(path): FilePath,
+    Condition(cond): Condition,
 ) -> Result<Response, ApiError> {
     let files = &state.services.files;
-    let deleted = files.delete(&caller, &workspace, &path).await?;
+    let deleted = files.delete(&caller, &workspace, &path, &cond).await?;
     Ok(axum::Json(deleted).into_response())
 }
 

@@ -20,6 +20,9 @@ pub enum ServiceError {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    /// A condition of the request (`If-Match`, `If-None-Match`) does not hold.
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// Understood, but refused as asked (an unpinned source, a checksum that does not match).
     #[error("{0}")]
     Unprocessable(String),
@@ -80,6 +83,8 @@ impl From<BackendError> for ServiceError {
             BackendError::TooLarge(size) => {
                 Self::TooLarge(format!("file is {size} bytes, over the limit"))
             }
+            e @ BackendError::PreconditionFailed => Self::PreconditionFailed(e.to_string()),
+            e @ BackendError::Busy => Self::Conflict(e.to_string()),
             BackendError::Invalid(msg) => Self::Invalid(msg),
             BackendError::Unconfigured(msg) => Self::Unavailable(msg),
             BackendError::Gateway(msg) => Self::Upstream(msg),

@@ -1,16 +1,25 @@
-//! The files use cases (SPEC §5.5): list, read, write, delete and bulk replace under a
-//! workspace's files root, relative paths only; every change is audited by path, never content.
+//! The files use cases (SPEC §5.5, §15): list, read, write, delete and bulk replace under a
+//! workspace's files root, relative paths only; raw reads and writes streamed, writes and deletes
+//! conditional on a file's tag; every change is audited by path, never content.
 
 use std::collections::BTreeMap;
 
+use std::sync::{Arc, Mutex};
+
 use base64::Engine;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::{Ports, ServiceError, live};
 use crate::audit::{self, Kind};
 use crate::auth::Caller;
-use crate::backend::{Bound, FileEntry, FilesRoot};
-use crate::files::{MAX_BULK_FILES, MAX_LIST_DEPTH, MAX_READ_BYTES, RelPath, check_batch};
+use crate::backend::content::{FileStream, Input};
+use crate::backend::{Bound, ByteStream, FileEntry, FilesRoot};
+use crate::files::{
+    Etag, MAX_BULK_FILES, MAX_LIST_DEPTH, MAX_READ_BYTES, Precondition, RelPath, check_batch,
+};
+use crate::sync::Locked;
 use crate::workspace::Workspace;
 
 /// A file as `GET /workspaces/{id}/files/{path}` answers it: UTF-8 content as it is, anything
@@ -43,11 +52,13 @@ pub struct ReplaceBody {
 
 pub struct Files {
     ports: Ports,
+    /// Largest file a raw read or write carries (`FILES_MAX_BYTES`).
+    max_bytes: u64,
 }
 
 impl Files {
-    pub fn new(ports: Ports) -> Self {
-        Self { ports }
+    pub fn new(ports: Ports, max_bytes: u64) -> Self {
+        Self { ports, max_bytes }
     }
 
     /// The backend of a workspace that can take file operations.
@@ -81,20 +92,19 @@ impl Files {
             .await?)
     }
 
+    /// A file as JSON (at most `MAX_READ_BYTES`), and its tag.
     pub async fn read(
         &self,
         ws: &Workspace,
         path: &RelPath,
         root: Option<&str>,
-    ) -> Result<FileContent, ServiceError> {
-        let b = self.bound(ws)?;
-        let bytes = b
-            .backend
-            .read_file(&b.target, FilesRoot(root), path, MAX_READ_BYTES)
-            .await?;
+    ) -> Result<(FileContent, Etag), ServiceError> {
+        let file = self.download_capped(ws, path, root, MAX_READ_BYTES).await?;
+        let etag = file.etag.clone();
+        let bytes = file.collect().await?;
         let size = bytes.len();
         let path = path.as_str().to_owned();
-        Ok(match String::from_utf8(bytes) {
+        let content = match String::from_utf8(bytes) {
             Ok(content) => FileContent {
                 path,
                 content,
@@ -108,20 +118,93 @@ impl Files {
                 encoding: Some("base64"),
                 size,
             },
-        })
+        };
+        Ok((content, etag))
     }
 
+    /// A file's raw bytes as a stream (at most the server's `FILES_MAX_BYTES`).
+    pub async fn download(
+        &self,
+        ws: &Workspace,
+        path: &RelPath,
+        root: Option<&str>,
+    ) -> Result<FileStream, ServiceError> {
+        self.download_capped(ws, path, root, self.max_bytes).await
+    }
+
+    async fn download_capped(
+        &self,
+        ws: &Workspace,
+        path: &RelPath,
+        root: Option<&str>,
+        max: u64,
+    ) -> Result<FileStream, ServiceError> {
+        let b = self.bound(ws)?;
+        Ok(b.backend
+            .read_file(&b.target, FilesRoot(root), path, max)
+            .await?)
+    }
+
+    /// Writes `content` to `path` if `cond` holds; answers the new tag.
     pub async fn write(
         &self,
         caller: &Caller,
         ws: &Workspace,
         path: RelPath,
         content: Vec<u8>,
+        cond: &Precondition,
+    ) -> Result<(Changed, Etag), ServiceError> {
+        let (size, etag) = (content.len() as u64, Etag::of(&content));
+        let changed = self
+            .put(caller, ws, path, size, Input::Bytes(content), cond)
+            .await?;
+        Ok((changed, etag))
+    }
+
+    /// Writes the `size` bytes of `body` to `path` as they arrive, if `cond` holds; answers the
+    /// new tag, digested on the way through. A body that ends short changes nothing.
+    pub async fn upload(
+        &self,
+        caller: &Caller,
+        ws: &Workspace,
+        path: RelPath,
+        size: u64,
+        body: ByteStream,
+        cond: &Precondition,
+    ) -> Result<(Changed, Etag), ServiceError> {
+        if size > self.max_bytes {
+            return Err(ServiceError::TooLarge(format!(
+                "file is {size} bytes, over the limit of {}",
+                self.max_bytes
+            )));
+        }
+        let digest = Arc::new(Mutex::new(Sha256::new()));
+        let hasher = digest.clone();
+        let body = body.inspect(move |chunk| {
+            if let Ok(bytes) = chunk {
+                hasher.locked().update(bytes);
+            }
+        });
+        let changed = self
+            .put(caller, ws, path, size, Input::Stream(Box::pin(body)), cond)
+            .await?;
+        let digest = std::mem::take(&mut *digest.locked()).finalize();
+        Ok((changed, Etag::from_digest(digest)))
+    }
+
+    async fn put(
+        &self,
+        caller: &Caller,
+        ws: &Workspace,
+        path: RelPath,
+        size: u64,
+        content: Input,
+        cond: &Precondition,
     ) -> Result<Changed, ServiceError> {
         let b = self.bound(ws)?;
-        let batch = [(path, content)];
-        b.backend.write_files(&b.target, &batch).await?;
-        let [(path, _)] = batch;
+        b.backend
+            .write_file(&b.target, &path, size, content, cond)
+            .await?;
         self.record(caller, ws, "PUT", "file written", &[&path])
             .await;
         Ok(Changed {
@@ -136,9 +219,10 @@ impl Files {
         caller: &Caller,
         ws: &Workspace,
         path: &RelPath,
+        cond: &Precondition,
     ) -> Result<Changed, ServiceError> {
         let b = self.bound(ws)?;
-        b.backend.delete_file(&b.target, path).await?;
+        b.backend.delete_file(&b.target, path, cond).await?;
         self.record(caller, ws, "DELETE", "file deleted", &[path])
             .await;
         Ok(Changed {

@@ -101,12 +101,14 @@ impl Plugins {
             }
             let yaml_path = RelPath::parse(&format!("{PLUGINS_SUBDIR}/{name}/plugin.yaml"))
                 .map_err(ServiceError::Invalid)?;
-            let yaml = b
-                .backend
-                .read_file(&b.target, FilesRoot(None), &yaml_path, INSTALLED_YAML_BYTES)
-                .await
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
+            let read =
+                b.backend
+                    .read_file(&b.target, FilesRoot(None), &yaml_path, INSTALLED_YAML_BYTES);
+            let yaml = match read.await {
+                Ok(file) => file.collect().await.unwrap_or_default(),
+                Err(_) => Vec::new(),
+            };
+            let yaml = String::from_utf8_lossy(&yaml);
             out.push(InstalledPlugin {
                 name: name.to_owned(),
                 summary: plugins::summary(&yaml),

@@ -21,6 +21,7 @@ mod eic_instances;
 mod errors;
 mod exec_runs;
 mod exec_signals;
+mod files_raw;
 mod go_clients;
 mod health;
 mod hostile_input;

@@ -9,6 +9,7 @@ mod support;
 
 mod docker;
 mod eic;
+mod files;
 mod postgres;
 mod request_ids;
 mod shutdown;

@@ -8,7 +8,12 @@ use tokio::io::AsyncWriteExt;
 use workspace_server::backend::{
     Backend, BackendError, ExecSpec, FilesRoot, StdStream, Target, TermSize,
 };
-use workspace_server::files::RelPath;
+use workspace_server::files::{Precondition, RelPath};
+
+mod files;
+
+/// No condition on a change.
+const NONE: &Precondition = &Precondition::None;
 
 /// Runs every clause of the contract against `ws` on `backend`, whose files live under `root`.
 pub async fn backend_contract(backend: &dyn Backend, ws: &Target, root: &str) {
@@ -18,6 +23,8 @@ pub async fn backend_contract(backend: &dyn Backend, ws: &Target, root: &str) {
     exec_kill_reaches_what_left_the_session_and_the_environment(backend, ws).await;
     files_write_read_list_delete(backend, ws).await;
     files_never_follow_a_link_out_of_the_root(backend, ws, root).await;
+    files::single_writes_are_streamed_and_conditional(backend, ws).await;
+    files::conditions_never_read_through_a_link(backend, ws, root).await;
     terminal_sizes_resizes_and_exits(backend, ws).await;
 }
 
@@ -156,6 +163,9 @@ async fn files_write_read_list_delete(backend: &dyn Backend, ws: &Target) {
         backend
             .read_file(ws, root, &p("contract/d/one.txt"), 10)
             .await
+            .unwrap()
+            .collect()
+            .await
             .unwrap(),
         b"1"
     );
@@ -163,11 +173,17 @@ async fn files_write_read_list_delete(backend: &dyn Backend, ws: &Target) {
         backend
             .read_file(ws, root, &p("contract/two;x"), 10)
             .await
+            .unwrap()
+            .collect()
+            .await
             .unwrap(),
         b"22"
     );
     assert!(matches!(
-        backend.read_file(ws, root, &p("contract/two;x"), 1).await,
+        backend
+            .read_file(ws, root, &p("contract/two;x"), 1)
+            .await
+            .map(drop),
         Err(BackendError::TooLarge(2))
     ));
     let mut listed: Vec<_> = backend
@@ -187,17 +203,18 @@ async fn files_write_read_list_delete(backend: &dyn Backend, ws: &Target) {
         ]
     );
     backend
-        .delete_file(ws, &p("contract"))
+        .delete_file(ws, &p("contract"), NONE)
         .await
         .expect("delete");
     assert!(matches!(
         backend
             .read_file(ws, root, &p("contract/d/one.txt"), 10)
-            .await,
+            .await
+            .map(drop),
         Err(BackendError::NotFound)
     ));
     assert!(matches!(
-        backend.delete_file(ws, &p("contract")).await,
+        backend.delete_file(ws, &p("contract"), NONE).await,
         Err(BackendError::NotFound)
     ));
 }
@@ -258,11 +275,11 @@ async fn files_never_follow_a_link_out_of_the_root(backend: &dyn Backend, ws: &T
     ];
     leaves(backend.write_files(ws, &bulk).await, "bulk replace");
     leaves(
-        backend.delete_file(ws, &p("out-link/victim")).await,
+        backend.delete_file(ws, &p("out-link/victim"), NONE).await,
         "delete out-link/victim",
     );
     leaves(
-        backend.delete_file(ws, &p("out-link/dir")).await,
+        backend.delete_file(ws, &p("out-link/dir"), NONE).await,
         "delete out-link/dir",
     );
     // The last component as a link: replaced, or removed, itself.
@@ -271,7 +288,7 @@ async fn files_never_follow_a_link_out_of_the_root(backend: &dyn Backend, ws: &T
         .await
         .expect("a write over a link replaces the link");
     backend
-        .delete_file(ws, &p("out-link"))
+        .delete_file(ws, &p("out-link"), NONE)
         .await
         .expect("the link itself is removed");
     let check = format!(

@@ -17,6 +17,7 @@ use tokio::io::AsyncWriteExt;
 use super::cgroup::{ExecCgroup, GO_SCRIPT, WAIT_SCRIPT};
 use super::errors::container_error;
 use super::kill::{kill_host_tree, signal_host_tree, signal_in_container};
+use crate::backend::content::{Input, feed};
 use crate::backend::{
     BackendError, ExecProcess, ExecSpec, RunSignal, StdStream, TermSize, TerminalControl,
     TerminalSession,
@@ -235,23 +236,37 @@ pub async fn start(
     container: &str,
     spec: &ExecSpec,
 ) -> Result<DockerExec, BackendError> {
+    start_with(
+        docker,
+        container,
+        spec,
+        spec.stdin.clone().map(Input::Bytes),
+    )
+    .await
+}
+
+/// Starts `spec` in `container` with `input` (if any) on its stdin, written as the command reads
+/// it (a streamed input is never held whole), then closed.
+pub async fn start_with(
+    docker: &Docker,
+    container: &str,
+    spec: &ExecSpec,
+    input: Option<Input>,
+) -> Result<DockerExec, BackendError> {
     let options = CreateExecOptions {
         cmd: Some(spec.argv.clone()),
         env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         working_dir: spec.cwd.clone(),
-        attach_stdin: Some(spec.stdin.is_some()),
+        attach_stdin: Some(input.is_some()),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
         tty: Some(false),
         ..Default::default()
     };
-    let (handle, output, mut input) = Handle::create(docker, container, options).await?;
-    if let Some(stdin) = spec.stdin.clone() {
+    let (handle, output, writer) = Handle::create(docker, container, options).await?;
+    if let Some(input) = input {
         // Written concurrently: a command may print before it has read all of its input.
-        tokio::spawn(async move {
-            let _ = input.write_all(&stdin).await;
-            let _ = input.shutdown().await;
-        });
+        tokio::spawn(feed(writer, input));
     }
     Ok(DockerExec { handle, output })
 }

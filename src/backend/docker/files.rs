@@ -6,15 +6,15 @@ use async_trait::async_trait;
 use bollard::Docker;
 
 use super::settings::CONFIGS_MOUNT;
-use crate::backend::fs::Shell;
+use bytes::Bytes;
+
+use super::exec::DockerExec;
+use crate::backend::content::Input;
+use crate::backend::fs::{Script, Shell};
 use crate::backend::{BackendError, ExecProcess, ExecSpec, FilesRoot, StdStream};
 
 /// Roots a local listing or read may ask for with `?root=`.
 pub const LOCAL_ROOTS: &[&str] = &["/configs", "/workspace", "/home", "/plugins"];
-
-/// Most stdout a file script may send back, in bytes (a read is capped well below this; a listing
-/// of a huge tree is cut here rather than held whole).
-const MAX_SCRIPT_OUTPUT: usize = 64 * 1024 * 1024;
 
 /// The root a local list or read is under: `/configs` unless the caller picked another allowed one.
 pub fn local_root(root: FilesRoot<'_>) -> Result<&'static str, BackendError> {
@@ -38,37 +38,47 @@ pub struct ContainerShell<'a> {
 
 #[async_trait]
 impl Shell for ContainerShell<'_> {
-    async fn run(
+    async fn start(
         &self,
         script: &str,
         args: &[&str],
-        stdin: Vec<u8>,
-    ) -> Result<(i32, Vec<u8>), BackendError> {
+        stdin: Input,
+    ) -> Result<Box<dyn Script>, BackendError> {
         let mut argv: Vec<String> = ["/bin/sh", "-c", script, "sh"].map(str::to_owned).into();
         argv.extend(args.iter().map(|a| (*a).to_owned()));
         let spec = ExecSpec {
             argv,
-            stdin: Some(stdin),
             ..ExecSpec::default()
         };
-        let mut process = super::exec::start(self.docker, &self.container, &spec).await?;
-        let mut out = Vec::new();
-        while let Some(chunk) = process.next_output().await {
-            match chunk? {
-                (StdStream::Stdout, bytes) if out.len() + bytes.len() <= MAX_SCRIPT_OUTPUT => {
-                    out.extend_from_slice(&bytes)
-                }
-                (StdStream::Stdout, _) => {
-                    process.kill().await;
-                    return Err(BackendError::Invalid("the listing is too large".into()));
-                }
-                (StdStream::Stderr, bytes) => {
+        let process = super::exec::start_with(self.docker, &self.container, &spec, Some(stdin));
+        Ok(Box::new(ContainerScript(process.await?)))
+    }
+}
+
+/// A file script running as an exec; its stderr goes to the debug log.
+struct ContainerScript(DockerExec);
+
+#[async_trait]
+impl Script for ContainerScript {
+    async fn next_stdout(&mut self) -> Option<Result<Bytes, BackendError>> {
+        loop {
+            match self.0.next_output().await? {
+                Ok((StdStream::Stdout, bytes)) => return Some(Ok(bytes)),
+                Ok((StdStream::Stderr, bytes)) => {
                     tracing::debug!(stderr = %String::from_utf8_lossy(&bytes).trim(), "file script");
                 }
+                Err(e) => return Some(Err(e)),
             }
         }
-        let code = process.exit_code().await?.unwrap_or(-1);
-        Ok((i32::try_from(code).unwrap_or(-1), out))
+    }
+
+    async fn exit_code(&mut self) -> Result<i32, BackendError> {
+        let code = self.0.exit_code().await?.unwrap_or(-1);
+        Ok(i32::try_from(code).unwrap_or(-1))
+    }
+
+    async fn kill(&mut self) {
+        self.0.kill().await;
     }
 }
 

@@ -7,13 +7,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::process::Child;
+use tokio::process::{Child, ChildStdout};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use super::args::{exec_command, script_command};
 use super::isolate;
 use super::pool::{Lease, Pool};
-use crate::backend::fs::Shell;
+use crate::backend::content::{Input, feed};
+use crate::backend::fs::{Script, Shell};
 use crate::backend::marker::{SIGNAL_BY_MARKER_SCRIPT, new_marker};
 use crate::backend::{BackendError, ExecProcess, ExecSpec, RunSignal, StdStream};
 use crate::sync::Locked;
@@ -169,34 +171,88 @@ async fn run_remote(lease: &Lease, remote: &str) -> Result<bool, BackendError> {
     }
 }
 
-/// Runs a fixed script with positional `args` and `stdin`; returns (exit code, stdout).
-async fn run(
-    lease: &Lease,
-    script: &str,
-    args: &[&str],
-    stdin: &[u8],
-) -> Result<(i32, Vec<u8>), BackendError> {
-    let mut child = spawn(lease, &script_command(script, args))?;
-    let mut pipe = child.stdin.take();
-    let input = stdin.to_vec();
-    let writer = async move {
-        if let Some(p) = pipe.as_mut() {
-            let _ = p.write_all(&input).await;
-            let _ = p.shutdown().await;
-        }
-        drop(pipe);
-    };
-    let (out, ()) = tokio::join!(child.wait_with_output(), writer);
-    let out = out.map_err(|e| BackendError::Failed(format!("waiting for ssh: {e}")))?;
-    let code = out.status.code().unwrap_or(-1);
-    if code == SSH_TRANSPORT_FAILURE {
-        tracing::warn!(stderr = %String::from_utf8_lossy(&out.stderr).trim(), "remote command failed");
-        return Err(BackendError::Gateway(format!(
-            "the connection to the instance failed; see {}",
-            super::DOCS
-        )));
+/// A fixed script running over the connection: stdout read as it comes, the start of stderr kept
+/// for the log.
+struct SshScript {
+    child: Child,
+    stdout: ChildStdout,
+    buf: Vec<u8>,
+    stderr: Option<JoinHandle<Vec<u8>>>,
+}
+
+/// Most stderr of a script kept for the log, in bytes.
+const STDERR_KEPT: usize = 4096;
+
+/// Starts `remote` with `stdin` written to it as it reads; the client is killed if the script is
+/// dropped before it ends (a download the caller stopped reading).
+fn start_script(lease: &Lease, remote: &str, stdin: Input) -> Result<SshScript, BackendError> {
+    let mut cmd = lease.conn.locked().client(remote);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| BackendError::Failed(format!("starting ssh: {e}")))?;
+    if let Some(pipe) = child.stdin.take() {
+        tokio::spawn(feed(pipe, stdin));
     }
-    Ok((code, out.stdout))
+    let stderr = child.stderr.take().map(|mut from| {
+        tokio::spawn(async move {
+            let (mut kept, mut buf) = (Vec::new(), [0u8; 1024]);
+            while let Ok(n @ 1..) = from.read(&mut buf).await {
+                let room = STDERR_KEPT.saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+            kept
+        })
+    });
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| BackendError::Failed("ssh has no stdout".into()))?;
+    Ok(SshScript {
+        child,
+        stdout,
+        buf: vec![0u8; 64 * 1024],
+        stderr,
+    })
+}
+
+#[async_trait]
+impl Script for SshScript {
+    async fn next_stdout(&mut self) -> Option<Result<Bytes, BackendError>> {
+        match self.stdout.read(&mut self.buf).await {
+            Ok(0) => None,
+            Ok(n) => Some(Ok(Bytes::copy_from_slice(&self.buf[..n]))),
+            Err(e) => Some(Err(BackendError::Failed(format!("reading ssh: {e}")))),
+        }
+    }
+
+    async fn exit_code(&mut self) -> Result<i32, BackendError> {
+        let status = self
+            .child
+            .wait()
+            .await
+            .map_err(|e| BackendError::Failed(format!("waiting for ssh: {e}")))?;
+        let code = status.code().unwrap_or(-1);
+        if code == SSH_TRANSPORT_FAILURE {
+            let stderr = match self.stderr.take() {
+                Some(task) => task.await.unwrap_or_default(),
+                None => Vec::new(),
+            };
+            tracing::warn!(stderr = %String::from_utf8_lossy(&stderr).trim(), "remote command failed");
+            return Err(BackendError::Gateway(format!(
+                "the connection to the instance failed; see {}",
+                super::DOCS
+            )));
+        }
+        Ok(code)
+    }
+
+    async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
 }
 
 /// Runs the script `$1` with the arguments after it (the first of which is the files base): as the
@@ -216,21 +272,28 @@ pub struct LeaseShell<'a>(pub &'a Lease);
 
 #[async_trait]
 impl Shell for LeaseShell<'_> {
-    async fn run(
+    async fn start(
         &self,
         script: &str,
         args: &[&str],
-        stdin: Vec<u8>,
-    ) -> Result<(i32, Vec<u8>), BackendError> {
+        stdin: Input,
+    ) -> Result<Box<dyn Script>, BackendError> {
         let mut wrapped = vec![script];
         wrapped.extend_from_slice(args);
-        run(self.0, AS_BASE_OWNER, &wrapped, &stdin).await
+        let remote = script_command(AS_BASE_OWNER, &wrapped);
+        Ok(Box::new(start_script(self.0, &remote, stdin)?))
     }
 }
 
 /// Runs the configured restart command on the instance.
 pub async fn restart(lease: &Lease, command: &str) -> Result<(), BackendError> {
-    match run(lease, "eval \"$1\"", &[command], b"").await?.0 {
+    let mut script = start_script(
+        lease,
+        &script_command("eval \"$1\"", &[command]),
+        Input::empty(),
+    )?;
+    while script.next_stdout().await.is_some() {}
+    match script.exit_code().await? {
         0 => Ok(()),
         c => Err(BackendError::Gateway(format!(
             "the restart command on the instance exited {c}; see {}",

@@ -11,15 +11,16 @@ use super::*;
 /// Runs the scripts with this machine's `/bin/sh`.
 struct LocalShell;
 
+struct LocalScript(tokio::process::Child, tokio::process::ChildStdout);
+
 #[async_trait]
 impl Shell for LocalShell {
-    async fn run(
+    async fn start(
         &self,
         script: &str,
         args: &[&str],
-        stdin: Vec<u8>,
-    ) -> Result<(i32, Vec<u8>), BackendError> {
-        use tokio::io::AsyncWriteExt;
+        stdin: Input,
+    ) -> Result<Box<dyn Script>, BackendError> {
         let mut child = tokio::process::Command::new("/bin/sh")
             .arg("-c")
             .arg(script)
@@ -27,18 +28,50 @@ impl Shell for LocalShell {
             .args(args)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let mut pipe = child.stdin.take().unwrap();
-        let writer = async move {
-            let _ = pipe.write_all(&stdin).await;
-        };
-        let (out, ()) = tokio::join!(child.wait_with_output(), writer);
-        let out = out.unwrap();
-        Ok((out.status.code().unwrap_or(-1), out.stdout))
+        tokio::spawn(crate::backend::content::feed(
+            child.stdin.take().unwrap(),
+            stdin,
+        ));
+        let stdout = child.stdout.take().unwrap();
+        Ok(Box::new(LocalScript(child, stdout)))
     }
 }
+
+#[async_trait]
+impl Script for LocalScript {
+    async fn next_stdout(&mut self) -> Option<Result<Bytes, BackendError>> {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 64 * 1024];
+        match self.1.read(&mut buf).await.unwrap() {
+            0 => None,
+            n => Some(Ok(Bytes::copy_from_slice(&buf[..n]))),
+        }
+    }
+
+    async fn exit_code(&mut self) -> Result<i32, BackendError> {
+        Ok(self.0.wait().await.unwrap().code().unwrap_or(-1))
+    }
+
+    async fn kill(&mut self) {
+        let _ = self.0.kill().await;
+    }
+}
+
+/// A whole file read through the streaming read.
+async fn read_all(
+    sh: &dyn Shell,
+    root: &str,
+    path: &RelPath,
+    max: u64,
+) -> Result<Vec<u8>, BackendError> {
+    read(sh, root, path, max).await?.collect().await
+}
+
+const NONE: &Precondition = &Precondition::None;
 
 /// A root and an outside directory beside it, under one temporary directory.
 struct Tree {
@@ -109,17 +142,19 @@ async fn reads_and_listings_through_links_out_of_the_root_are_refused() {
     let t = Tree::new();
     let sh = LocalShell;
     assert!(leaves(
-        read(&sh, t.root(), &p("etc-link/passwd"), 1 << 20).await
+        read_all(&sh, t.root(), &p("etc-link/passwd"), 1 << 20).await
     ));
-    assert!(leaves(read(&sh, t.root(), &p("out-link/victim"), 99).await));
-    assert!(leaves(read(&sh, t.root(), &p("file-link"), 99).await));
+    assert!(leaves(
+        read_all(&sh, t.root(), &p("out-link/victim"), 99).await
+    ));
+    assert!(leaves(read_all(&sh, t.root(), &p("file-link"), 99).await));
     assert!(leaves(list(&sh, t.root(), Some(&p("etc-link")), 1).await));
     assert!(leaves(
         list(&sh, t.root(), Some(&p("out-link/dir")), 1).await
     ));
     // A link that stays inside is followed; the root's own links are listed as links.
     assert_eq!(
-        read(&sh, t.root(), &p("inner-link/own.txt"), 99)
+        read_all(&sh, t.root(), &p("inner-link/own.txt"), 99)
             .await
             .unwrap(),
         b"mine"
@@ -153,8 +188,12 @@ async fn writes_and_deletes_never_touch_anything_outside_the_root() {
     assert!(leaves(
         write(&sh, t.root(), &[(p("etc-link/wss-test"), b"x".to_vec())]).await
     ));
-    assert!(leaves(delete(&sh, t.root(), &p("out-link/victim")).await));
-    assert!(leaves(delete(&sh, t.root(), &p("out-link/dir")).await));
+    assert!(leaves(
+        delete(&sh, t.root(), &p("out-link/victim"), NONE).await
+    ));
+    assert!(leaves(
+        delete(&sh, t.root(), &p("out-link/dir"), NONE).await
+    ));
     // A refused bulk replace writes nothing at all, not even its good files.
     let batch = [
         (p("sub/fine.txt"), b"1".to_vec()),
@@ -170,7 +209,7 @@ async fn writes_and_deletes_never_touch_anything_outside_the_root() {
         std::fs::read_to_string(t.root.join("file-link")).unwrap(),
         "replaced"
     );
-    delete(&sh, t.root(), &p("out-link")).await.unwrap();
+    delete(&sh, t.root(), &p("out-link"), NONE).await.unwrap();
     assert!(t.root.join("out-link").symlink_metadata().is_err());
     assert_eq!(snapshot(&t.outside), before);
     assert!(!Path::new("/etc/wss-test").exists());
@@ -189,8 +228,12 @@ async fn a_root_that_is_itself_a_link_is_refused() {
     let linked = t.root.parent().unwrap().join("root-link");
     symlink(&t.outside, &linked).unwrap();
     let linked = linked.to_str().unwrap();
-    assert!(leaves(read(&LocalShell, linked, &p("victim"), 99).await));
-    assert!(leaves(delete(&LocalShell, linked, &p("victim")).await));
+    assert!(leaves(
+        read_all(&LocalShell, linked, &p("victim"), 99).await
+    ));
+    assert!(leaves(
+        delete(&LocalShell, linked, &p("victim"), NONE).await
+    ));
 }
 
 #[tokio::test]
@@ -245,6 +288,7 @@ impl Gen {
 async fn generated_trees_of_links_never_let_an_operation_out_of_the_root() {
     const NAMES: &[&str] = &["a", "b", "c", "victim", "dir"];
     let sh = LocalShell;
+    let secret = Precondition::OneOf(vec![crate::files::Etag::of(b"SECRET")]);
     for seed in 1..=24u64 {
         let t = Tree::new();
         let mut g = Gen(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -288,9 +332,9 @@ async fn generated_trees_of_links_never_let_an_operation_out_of_the_root() {
                 .collect::<Vec<_>>()
                 .join("/");
             let path = p(&path);
-            match g.next(4) {
+            match g.next(6) {
                 0 => {
-                    if let Ok(bytes) = read(&sh, t.root(), &path, 1 << 20).await {
+                    if let Ok(bytes) = read_all(&sh, t.root(), &path, 1 << 20).await {
                         assert_ne!(bytes, b"SECRET", "seed {seed}: read {path}");
                         assert!(!String::from_utf8_lossy(&bytes).contains("root:"));
                     }
@@ -309,11 +353,30 @@ async fn generated_trees_of_links_never_let_an_operation_out_of_the_root() {
                 2 => {
                     let _ = write(&sh, t.root(), &[(path.clone(), b"w".to_vec())]).await;
                 }
+                // Nothing inside the root holds "SECRET": a condition on its tag that held would
+                // have read the victim through a link.
+                3 => {
+                    let w = write_one(
+                        &sh,
+                        t.root(),
+                        &path,
+                        1,
+                        Input::Bytes(b"w".to_vec()),
+                        &secret,
+                    );
+                    assert!(w.await.is_err(), "seed {seed}: write_one {path}");
+                }
+                4 => {
+                    let d = delete(&sh, t.root(), &path, &secret).await;
+                    assert!(d.is_err(), "seed {seed}: conditional delete {path}");
+                }
                 _ => {
-                    let _ = delete(&sh, t.root(), &path).await;
+                    let _ = delete(&sh, t.root(), &path, NONE).await;
                 }
             }
             assert_eq!(snapshot(&t.outside), before, "seed {seed}: after {path}");
         }
     }
 }
+
+mod conditional;

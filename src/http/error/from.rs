@@ -14,6 +14,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(m) => ApiError::NotFound(m),
             ServiceError::Conflict(m) => ApiError::Conflict(m),
             ServiceError::TooLarge(m) => ApiError::PayloadTooLarge(m),
+            ServiceError::PreconditionFailed(m) => ApiError::PreconditionFailed(m),
             ServiceError::Unprocessable(m) => ApiError::Unprocessable(m),
             ServiceError::Quota(m) => ApiError::Limit(m),
             ServiceError::Unavailable(m) => ApiError::Unavailable(m),
