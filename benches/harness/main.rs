@@ -121,25 +121,49 @@ async fn main() {
     );
     println!("| figure | server | reference | ratio | goal |");
     println!("| --- | --- | --- | --- | --- |");
-    terminal::throughput(&bench).await;
-    echo::echo(&bench).await;
-    exec::exec(&bench).await;
-    runs::keeping(&bench).await;
-    files::files(&bench).await;
-    terminal::flow_control(&bench).await;
-    sessions::throughput(&bench).await;
-    sessions::resume_latency(&bench).await;
-    // Scale on a fresh server process, so that the earlier figures do not colour its memory.
-    let bench = bench.restart(data.path(), &[]).await;
-    let plain_kib = scale::terminals(&bench).await;
-    scale::concurrent_execs(&bench).await;
-    // Detached sessions on a fresh server too, allowed as many as the figure opens.
-    let max = format!("--terminal-sessions-max={}", sessions::detached_count());
-    // The engine is still ending the thousand terminals' shells: let it settle first.
-    tokio::time::sleep(std::time::Duration::from_secs(20)).await;
-    let bench = bench.restart(data.path(), &[max]).await;
-    sessions::detached(&bench, plain_kib).await;
+    if wanted("terminal") {
+        terminal::throughput(&bench).await;
+    }
+    if wanted("echo") {
+        echo::echo(&bench).await;
+    }
+    if wanted("exec") {
+        exec::exec(&bench).await;
+        runs::keeping(&bench).await;
+    }
+    if wanted("files") {
+        files::files(&bench).await;
+    }
+    if wanted("sessions") {
+        terminal::flow_control(&bench).await;
+        sessions::throughput(&bench).await;
+        sessions::resume_latency(&bench).await;
+    }
+    let bench = if wanted("scale") {
+        // Scale on a fresh server process, so that the earlier figures do not colour its memory.
+        let bench = bench.restart(data.path(), &[]).await;
+        let plain_kib = scale::terminals(&bench).await;
+        scale::concurrent_execs(&bench).await;
+        // Detached sessions on a fresh server too, allowed as many as the figure opens.
+        let max = format!("--terminal-sessions-max={}", sessions::detached_count());
+        // The engine is still ending the thousand terminals' shells: let it settle first.
+        tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+        let bench = bench.restart(data.path(), &[max]).await;
+        sessions::detached(&bench, plain_kib).await;
+        bench
+    } else {
+        bench
+    };
     println!("\nwhole harness: {:.0} s", started.elapsed().as_secs_f64());
     let path = format!("/workspaces/{}", bench.local);
     let _ = bench.server.call("DELETE", &path, None).await;
+}
+
+/// Whether a group of figures is to run: all of them, unless `WSS_BENCH_ONLY` names some
+/// (comma-separated: terminal, echo, exec, files, sessions, scale).
+fn wanted(group: &str) -> bool {
+    match std::env::var("WSS_BENCH_ONLY") {
+        Ok(only) if !only.trim().is_empty() => only.split(',').any(|g| g.trim() == group),
+        _ => true,
+    }
 }
