@@ -51,14 +51,23 @@ cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --all-targets -- -D warnings
 echo "==> tests"
+# Every in-process test server leaves what it answered here; the OpenAPI check reads it afterwards.
+rm -rf target/tmp/served-statuses
 # The load test runs on its own, after the rest: 300 sessions beside other tests would measure them.
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --no-fail-fast -E 'not binary(load)' "$@"
+  if [ $# -eq 0 ]; then
+    echo "==> every status /openapi.json documents was answered by the suite"
+    cargo nextest run --test api --run-ignored only -E 'test(every_documented_status_is_produced_by_a_test)'
+  fi
   echo "==> load test"
   cargo nextest run --no-fail-fast --test load "$@"
   cargo test --doc
 else
   cargo test --no-fail-fast "$@" -- --skip three_hundred_terminals
+  if [ $# -eq 0 ]; then
+    cargo test --test api -- --ignored every_documented_status_is_produced_by_a_test
+  fi
   echo "==> load test"
   cargo test --test load "$@"
 fi

@@ -136,7 +136,9 @@ pub trait ExecProcess: Send {
 }
 
 /// A signal a run may be sent (SPEC §14).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum RunSignal {
     Int,
@@ -158,7 +160,7 @@ impl RunSignal {
 }
 
 /// One entry of a directory listing, its path relative to the listed directory's root.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct FileEntry {
     pub path: String,
     pub size: u64,

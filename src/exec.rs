@@ -55,14 +55,14 @@ pub enum Event {
 }
 
 /// Whether each stream went past its cap.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Truncation {
     pub stdout: bool,
     pub stderr: bool,
 }
 
 /// The exact final line of an exec.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     pub exit_code: Option<i64>,
     pub timed_out: bool,

@@ -1,14 +1,14 @@
 //! The HTTP surface: the router, its middleware, and one module per area of the API.
 
 mod auth;
-mod browser;
+pub(crate) mod browser;
 pub mod canvas;
 mod console;
 mod error;
-mod exec;
+pub(crate) mod exec;
 mod extract;
-mod files;
-mod health;
+pub(crate) mod files;
+pub(crate) mod health;
 mod layers;
 
 pub use console::CONSOLE_CSP;
@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(health::openapi))
         .route("/console", get(console::page))
         .route("/console/workspaces/{id}", get(console::page))
         .route("/console/assets/{name}", get(console::asset));

@@ -27,6 +27,7 @@ pub mod files;
 pub mod http;
 pub mod metrics;
 pub mod observe;
+pub mod openapi;
 pub mod plugins;
 pub mod ratelimit;
 pub mod services;

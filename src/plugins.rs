@@ -65,7 +65,7 @@ pub fn verify(root: &Path, caller_sha256: Option<&str>) -> Result<(), String> {
 
 /// The top-level scalar fields of a `plugin.yaml` that listings show; anything more complex is
 /// left out.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PluginSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,

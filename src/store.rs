@@ -114,7 +114,7 @@ pub struct StoredTicket {
 
 /// A new audit row. Never holds command output or secrets.
 /// Where an exec run is (SPEC §14).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RunState {
     Running,

@@ -8,7 +8,19 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// A workspace id: a UUID, parsed at the edge.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct WorkspaceId(pub Uuid);
 
@@ -50,7 +62,7 @@ impl fmt::Display for WorkspaceId {
 pub struct InvalidId;
 
 /// A workspace's lifecycle state (SPEC §3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Provisioning,

@@ -16,14 +16,14 @@ use super::auth::authorization;
 use super::error::ApiError;
 use crate::app::AppState;
 
-#[derive(Serialize)]
-struct Opened {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Opened {
     status: &'static str,
     expires_at: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
-struct Ended {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Ended {
     status: &'static str,
 }
 

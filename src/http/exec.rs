@@ -110,7 +110,7 @@ pub async fn output(
     Ok(ndjson(lines, ()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignalBody {
     signal: RunSignal,

@@ -84,7 +84,7 @@ pub async fn read(
 }
 
 /// A file's new content: text, or base64 when `encoding` says so (as reads answer binary files).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WriteBody {
     content: String,

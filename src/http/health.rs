@@ -1,4 +1,4 @@
-//! Open routes: liveness, readiness and metrics.
+//! Open routes: liveness, readiness, metrics and the OpenAPI document.
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use crate::app::AppState;
 
-#[derive(Serialize)]
-struct Alive {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Alive {
     status: &'static str,
 }
 
@@ -31,6 +31,15 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// The OpenAPI 3.1 document of every route (`crate::openapi`).
+pub async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::json(),
     )
         .into_response()
 }

@@ -6,6 +6,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/health", &["GET"]),
     ("/readyz", &["GET"]),
     ("/metrics", &["GET"]),
+    ("/openapi.json", &["GET"]),
     ("/workspaces", &["POST", "GET"]),
     ("/workspaces/{id}", &["GET", "PATCH", "DELETE"]),
     ("/workspaces/{id}/restart", &["POST"]),
@@ -38,4 +39,4 @@ pub const ROUTES: &[(&str, &[&str])] = &[
 ];
 
 /// The open group: no token and no tenant header needed.
-pub const OPEN_PATHS: &[&str] = &["/health", "/readyz", "/metrics"];
+pub const OPEN_PATHS: &[&str] = &["/health", "/readyz", "/metrics", "/openapi.json"];

@@ -21,7 +21,7 @@ pub const MAX_YAML_BYTES: u64 = 64 * 1024;
 type Signature = Vec<(String, Option<SystemTime>, u64)>;
 
 /// One plugin the registry offers: a directory with a `plugin.yaml` or a `.tar.gz`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Offered {
     pub name: String,
     pub source: String,

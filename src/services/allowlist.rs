@@ -13,7 +13,7 @@ use crate::store::Store;
 use crate::workspace::{self, WorkspaceId};
 
 /// The body of `PUT /orgs/{id}/plugins/allowlist`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllowlistBody {
     plugins: Vec<String>,

@@ -5,10 +5,10 @@
 //! `Idempotency-Key`, the run's record is claimed in the database before anything starts, so a
 //! second request with that key attaches to the first run instead of starting one.
 
-mod body;
+pub(crate) mod body;
 mod job;
 mod live;
-mod runs;
+pub(crate) mod runs;
 
 pub use self::body::{ExecBody, idempotency_key};
 pub use self::runs::{RunView, Runs};
@@ -53,7 +53,7 @@ pub struct Started {
 }
 
 /// A whole run in one answer: the final record's fields, and both streams whole.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Collected {
     #[serde(flatten)]
     pub record: Map<String, Value>,

@@ -24,7 +24,7 @@ use crate::workspace::Workspace;
 
 /// A file as `GET /workspaces/{id}/files/{path}` answers it: UTF-8 content as it is, anything
 /// else base64 and marked so.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FileContent {
     pub path: String,
     pub content: String,
@@ -34,7 +34,7 @@ pub struct FileContent {
 }
 
 /// What a write, delete or replace answers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Changed {
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,7 +44,7 @@ pub struct Changed {
 }
 
 /// The body of a bulk replace: path → content.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplaceBody {
     files: BTreeMap<String, String>,

@@ -11,7 +11,7 @@ use super::Ports;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What `/readyz` answers: `status` when everything answered, else `error` naming what failed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<&'static str>,

@@ -2,7 +2,7 @@
 //! has installed, and the download for external runtimes. Installing and removing are in
 //! `plugins/install.rs`.
 
-mod install;
+pub(crate) mod install;
 
 use std::sync::Arc;
 
@@ -23,13 +23,13 @@ use crate::workspace::Workspace;
 const INSTALLED_YAML_BYTES: u64 = 64 * 1024;
 
 /// The source schemes this server fetches from.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Sources {
     pub schemes: &'static [&'static str],
 }
 
 /// A plugin installed in a workspace.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InstalledPlugin {
     pub name: String,
     #[serde(flatten)]

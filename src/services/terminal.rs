@@ -3,7 +3,7 @@
 //! session's metrics and audit row. The socket is the HTTP layer's; here it is a `Sink`/`Stream`
 //! of the bridge's frames. Resumable sessions are in `terminal/sessions.rs`.
 
-mod sessions;
+pub(crate) mod sessions;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,7 +29,7 @@ use crate::terminal::{BridgeConfig, ClientFrame, ServerFrame, SessionLimits, bri
 use crate::workspace::{Workspace, WorkspaceId};
 
 /// The body of a ticket request for a viewer: `{"session": sid, "mode": "view"}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TicketBody {
     session: String,
@@ -37,7 +37,7 @@ pub struct TicketBody {
 }
 
 /// A terminal ticket, for browsers, which cannot set headers on a WebSocket.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Ticket {
     pub ticket: String,
     /// Seconds until it expires unused.

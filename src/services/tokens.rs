@@ -18,7 +18,7 @@ use crate::workspace::{self, Status, Workspace, WorkspaceId};
 pub const MAX_LIVE_WORKSPACE_TOKENS: i64 = 50;
 
 /// The body of `POST /org/tokens`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgTokenBody {
     name: String,

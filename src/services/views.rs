@@ -9,7 +9,7 @@ use crate::store::{Activity, AllowlistEntry, OrgToken, WorkspaceToken};
 use crate::workspace::{Status, Workspace, WorkspaceId};
 
 /// A workspace as `GET /workspaces{,/id}` shows it (the pinned host key is not shown).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WorkspaceView {
     pub id: WorkspaceId,
     pub name: String,
@@ -43,27 +43,27 @@ impl From<Workspace> for WorkspaceView {
 }
 
 /// A workspace's id and the status it has now (create, delete).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WorkspaceStatus {
     pub id: WorkspaceId,
     pub status: Status,
 }
 
 /// The answer of a restart.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Restarted {
     pub id: WorkspaceId,
     pub status: &'static str,
 }
 
 /// A plain acknowledgement: `{"status": "…"}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Done {
     pub status: &'static str,
 }
 
 /// An audit row as `GET /workspaces/{id}/activity` shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ActivityView {
     pub id: i64,
     pub workspace_id: WorkspaceId,
@@ -97,7 +97,7 @@ impl From<Activity> for ActivityView {
 }
 
 /// A workspace token as listed: never its secret, hash or owner.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WorkspaceTokenView {
     pub id: Uuid,
     pub prefix: String,
@@ -117,7 +117,7 @@ impl From<WorkspaceToken> for WorkspaceTokenView {
 }
 
 /// An org token as listed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrgTokenView {
     pub id: Uuid,
     pub prefix: String,
@@ -143,7 +143,7 @@ impl From<OrgToken> for OrgTokenView {
 }
 
 /// A list of tokens with its length, as both token routes answer it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenList<T> {
     pub tokens: Vec<T>,
     pub count: usize,
@@ -160,7 +160,7 @@ impl<T> TokenList<T> {
 }
 
 /// A newly created token: the only answer that carries its secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NewToken {
     pub id: Uuid,
     pub prefix: String,
@@ -175,14 +175,14 @@ pub struct NewToken {
 }
 
 /// A token revoked.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Revoked {
     pub status: &'static str,
     pub id: Uuid,
 }
 
 /// One plugin on an org's allowlist.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AllowlistEntryView {
     pub org_id: WorkspaceId,
     pub plugin_name: String,
@@ -202,7 +202,7 @@ impl From<AllowlistEntry> for AllowlistEntryView {
 }
 
 /// An org's allowlist; `allow_all` is true when it is empty (the Go server's field).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AllowlistView {
     pub org_id: WorkspaceId,
     pub allow_all: bool,

@@ -2,7 +2,7 @@
 //! Docker engine, or by registering an instance that exists), list and read (following the
 //! engine), patch, delete, restart, unpinning a host key, and the audit listing.
 
-mod request;
+pub(crate) mod request;
 
 use std::sync::Arc;
 

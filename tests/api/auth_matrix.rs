@@ -61,6 +61,7 @@ const ROWS: &[Row] = &[
     row("GET", "/health", Open, 200, None),
     row("GET", "/readyz", Open, 200, None),
     row("GET", "/metrics", Open, 200, None),
+    row("GET", "/openapi.json", Open, 200, None),
     row("POST", "/workspaces", Admin, 201, Some(NEW_EC2)),
     row("GET", "/workspaces", Admin, 200, None),
     row("GET", "/workspaces/{id}", Workspace, 200, None),

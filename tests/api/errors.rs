@@ -160,3 +160,59 @@ async fn a_bad_activity_query_is_400() {
         assert_eq!(res.status(), 400, "{q}");
     }
 }
+
+#[tokio::test]
+async fn malformed_token_allowlist_and_condition_requests_are_400_and_change_nothing() {
+    use reqwest::Method;
+    let app = TestApp::spawn().await;
+    let id = app
+        .create_workspace(json!({ "name": "e", "instance_id": "i-0123456789abcdef0" }))
+        .await;
+    let count = |app: &TestApp| {
+        let req = app.get("/org/tokens").bearer_auth(&app.admin).send();
+        async move { json_of(req.await.unwrap()).await.1["count"].clone() }
+    };
+    let before = count(&app).await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/org/tokens",
+            &app.admin,
+            Some(json!({ "name": 5 })),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(count(&app).await, before);
+
+    let url = format!("/orgs/{id}/plugins/allowlist");
+    let (_, listed) = app.get_as(&url, &app.admin).await;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &url,
+            &app.admin,
+            Some(json!({ "plugins": "a" })),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(app.get_as(&url, &app.admin).await.1, listed);
+
+    // Both conditions at once, on a delete: refused before the workspace is reached.
+    let res = app
+        .delete(&format!("/workspaces/{id}/files/x"))
+        .bearer_auth(&app.admin)
+        .header("If-Match", "*")
+        .header("If-None-Match", "*")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(res).await;
+    assert_eq!(
+        (status.as_u16(), body["error"].as_str().is_some()),
+        (400, true),
+        "{body}"
+    );
+
+    let res = app.get("/console/assets/absent.js").send().await.unwrap();
+    assert_eq!(res.status(), 404);
+}

@@ -57,16 +57,19 @@ async fn status_and_body(res: Response) -> (u16, Value) {
 
 /// Every clause of §15 on the workspace `id`.
 async fn raw_files_and_conditions(app: &TestApp, id: &str) {
+    // EC2 workspaces of the tests share one host's base: a directory of this run's own.
+    let dir = format!("raw-{}", uuid::Uuid::new_v4().simple());
+    let p = |name: &str| format!("{dir}/{name}");
     let all: Vec<u8> = (0..=255u8).cycle().take(3 * 256 + 7).collect();
-    let put = put_raw(app, id, "bin/all.bytes", &all, &[]).await;
+    let put = put_raw(app, id, &p("all.bytes"), &all, &[]).await;
     let tag = etag(&put);
     assert_eq!(tag, tag_of(&all));
     assert_eq!(
         status_and_body(put).await,
-        (200, json!({ "status": "saved", "path": "bin/all.bytes" }))
+        (200, json!({ "status": "saved", "path": &p("all.bytes") }))
     );
 
-    let got = get_raw(app, id, "bin/all.bytes").await;
+    let got = get_raw(app, id, &p("all.bytes")).await;
     assert_eq!(got.status(), 200);
     assert_eq!(got.headers()[CONTENT_TYPE], RAW);
     assert_eq!(
@@ -77,7 +80,7 @@ async fn raw_files_and_conditions(app: &TestApp, id: &str) {
     assert_eq!(got.bytes().await.unwrap(), all);
     // The JSON read carries the same tag, and the bytes as base64.
     let json_read = app
-        .get(&format!("/workspaces/{id}/files/bin/all.bytes"))
+        .get(&format!("/workspaces/{id}/files/{}", p("all.bytes")))
         .bearer_auth(&app.admin)
         .send()
         .await
@@ -91,33 +94,33 @@ async fn raw_files_and_conditions(app: &TestApp, id: &str) {
 
     // A stale tag, or If-None-Match on a file that exists: 412, and nothing changes.
     let stale = tag_of(b"something else");
-    let refused = put_raw(app, id, "bin/all.bytes", b"x", &[("If-Match", &stale)]).await;
+    let refused = put_raw(app, id, &p("all.bytes"), b"x", &[("If-Match", &stale)]).await;
     let (status, body) = status_and_body(refused).await;
     assert_eq!(status, 412, "{body}");
     assert!(
         body["error"].as_str().unwrap().contains("condition"),
         "{body}"
     );
-    let refused = put_raw(app, id, "bin/all.bytes", b"x", &[("If-None-Match", "*")]).await;
+    let refused = put_raw(app, id, &p("all.bytes"), b"x", &[("If-None-Match", "*")]).await;
     assert_eq!(refused.status(), 412);
     assert_eq!(
-        get_raw(app, id, "bin/all.bytes")
+        get_raw(app, id, &p("all.bytes"))
             .await
             .bytes()
             .await
             .unwrap(),
         all
     );
-    let created = put_raw(app, id, "bin/new", b"n", &[("If-None-Match", "*")]).await;
+    let created = put_raw(app, id, &p("new"), b"n", &[("If-None-Match", "*")]).await;
     assert_eq!(created.status(), 200);
-    let missing = put_raw(app, id, "bin/nope/x", b"n", &[("If-Match", "*")]).await;
+    let missing = put_raw(app, id, &p("nope/x"), b"n", &[("If-Match", "*")]).await;
     assert_eq!(missing.status(), 412);
 
     // A JSON write takes the condition too, and answers the new tag.
     let json_write = app
         .request(
             Method::PUT,
-            &format!("/workspaces/{id}/files/bin/all.bytes"),
+            &format!("/workspaces/{id}/files/{}", p("all.bytes")),
         )
         .bearer_auth(&app.admin)
         .header(IF_MATCH, &tag)
@@ -131,7 +134,7 @@ async fn raw_files_and_conditions(app: &TestApp, id: &str) {
 
     // Deletes: a stale tag is refused, the current one deletes.
     let delete = |tag: String| {
-        app.delete(&format!("/workspaces/{id}/files/bin/all.bytes"))
+        app.delete(&format!("/workspaces/{id}/files/{}", p("all.bytes")))
             .bearer_auth(&app.admin)
             .header(IF_MATCH, tag)
             .send()
@@ -143,23 +146,23 @@ async fn raw_files_and_conditions(app: &TestApp, id: &str) {
         412,
         "gone: no tag matches"
     );
-    assert_eq!(get_raw(app, id, "bin/all.bytes").await.status(), 404);
+    assert_eq!(get_raw(app, id, &p("all.bytes")).await.status(), 404);
 
     // Malformed conditions and a raw upload of unknown length are refused before any work.
     let both = put_raw(
         app,
         id,
-        "bin/x",
+        &p("x"),
         b"x",
         &[("If-Match", "*"), ("If-None-Match", "*")],
     )
     .await;
     assert_eq!(both.status(), 400);
-    let tagged = put_raw(app, id, "bin/x", b"x", &[("If-None-Match", &stale)]).await;
+    let tagged = put_raw(app, id, &p("x"), b"x", &[("If-None-Match", &stale)]).await;
     assert_eq!(tagged.status(), 400);
     let chunks = futures_util::stream::iter([Ok::<_, std::io::Error>(b"abc".to_vec())]);
     let chunked = app
-        .request(Method::PUT, &format!("/workspaces/{id}/files/bin/x"))
+        .request(Method::PUT, &format!("/workspaces/{id}/files/{}", p("x")))
         .bearer_auth(&app.admin)
         .header(CONTENT_TYPE, RAW)
         .body(reqwest::Body::wrap_stream(chunks))
@@ -168,12 +171,16 @@ async fn raw_files_and_conditions(app: &TestApp, id: &str) {
         .unwrap();
     assert_eq!(status_and_body(chunked).await.0, 411);
     let listed = app
-        .get_as(&format!("/workspaces/{id}/files?path=bin"), &app.admin)
+        .get_as(&format!("/workspaces/{id}/files?path={dir}"), &app.admin)
         .await;
     assert_eq!(
         listed.1,
-        json!([{ "path": "bin/new", "size": 1, "dir": false }])
+        json!([{ "path": &p("new"), "size": 1, "dir": false }])
     );
+    let cleaned = app
+        .delete(&format!("/workspaces/{id}/files/{dir}"))
+        .bearer_auth(&app.admin);
+    assert_eq!(cleaned.send().await.unwrap().status(), 200);
 }
 
 #[tokio::test]

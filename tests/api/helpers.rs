@@ -11,6 +11,7 @@ use workspace_server::app::App;
 use workspace_server::config::Config;
 
 mod options;
+pub mod statuses;
 
 pub use self::options::{Db, Options};
 pub use crate::support::test_image;
@@ -29,6 +30,7 @@ pub struct TestApp {
     options: Options,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
+    metrics: std::sync::Arc<workspace_server::metrics::Metrics>,
     _dir: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
@@ -72,6 +74,7 @@ impl TestApp {
         let app = App::build(config).await.expect("server builds");
         let addr = app.local_addr().unwrap();
         let generated_admin_token = app.generated_admin_token().map(str::to_owned);
+        let metrics = app.state().metrics.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app.serve(async move {
             let _ = stopped.await;
@@ -90,6 +93,7 @@ impl TestApp {
             options,
             stop: Some(stop),
             task: Some(task),
+            metrics,
             _dir: dir,
         }
     }
@@ -320,6 +324,7 @@ pub async fn browser_script(script: &str, args: &[&str]) -> Value {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        statuses::keep(&self.metrics);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

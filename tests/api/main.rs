@@ -25,6 +25,7 @@ mod files_raw;
 mod go_clients;
 mod health;
 mod hostile_input;
+mod openapi;
 mod persistence;
 mod plugin_failures;
 mod plugins;

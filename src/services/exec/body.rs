@@ -14,7 +14,7 @@ use crate::services::ServiceError;
 pub const MAX_KEY_BYTES: usize = 255;
 
 /// The body of `POST /workspaces/{id}/exec`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecBody {
     argv: Value,

@@ -19,7 +19,7 @@ use crate::store::{ExecRun, RunState, Store};
 use crate::workspace::WorkspaceId;
 
 /// The answer of `GET /workspaces/{id}/exec/{exec_id}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RunView {
     pub exec_id: Uuid,
     pub argv: Vec<String>,

@@ -22,14 +22,14 @@ use crate::workspace::Workspace;
 const EXTERNAL_RUNTIME: &str = "external";
 
 /// The body of `POST /workspaces/{id}/plugins`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstallBody {
     source: String,
     sha256: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Installed {
     pub status: &'static str,
     pub plugin: String,
@@ -40,7 +40,7 @@ pub struct Installed {
     pub commit: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Uninstalled {
     pub status: &'static str,
     pub plugin: String,

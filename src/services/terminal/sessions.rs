@@ -25,7 +25,7 @@ use crate::terminal::{BridgeConfig, ClientFrame, ServerFrame, SessionLimits};
 use crate::workspace::{Workspace, WorkspaceId};
 
 /// A session as `GET /workspaces/{id}/terminal/sessions` lists it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub session: String,
     pub created_at: DateTime<Utc>,

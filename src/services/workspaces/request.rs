@@ -10,7 +10,7 @@ use crate::workspace::{self, DEFAULT_RUNTIME, DEFAULT_TIER, WorkspaceId};
 
 /// The create body. Besides its own fields it takes the Go server's (SPEC §11): `role` and
 /// `model` are validated as Go did; the rest are accepted and not acted on (docs/api.md).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
     name: String,
@@ -22,24 +22,34 @@ pub struct CreateBody {
     role: Option<String>,
     model: Option<String>,
     #[serde(rename = "template")]
+    #[schema(value_type = Option<Object>)]
     _template: Option<IgnoredAny>,
     #[serde(rename = "external")]
+    #[schema(value_type = Option<Object>)]
     _external: Option<IgnoredAny>,
     #[serde(rename = "url")]
+    #[schema(value_type = Option<Object>)]
     _url: Option<IgnoredAny>,
     #[serde(rename = "workspace_dir")]
+    #[schema(value_type = Option<Object>)]
     _workspace_dir: Option<IgnoredAny>,
     #[serde(rename = "workspace_access")]
+    #[schema(value_type = Option<Object>)]
     _workspace_access: Option<IgnoredAny>,
     #[serde(rename = "budget_limit")]
+    #[schema(value_type = Option<Object>)]
     _budget_limit: Option<IgnoredAny>,
     #[serde(rename = "secrets")]
+    #[schema(value_type = Option<Object>)]
     _secrets: Option<IgnoredAny>,
     #[serde(rename = "max_concurrent_tasks")]
+    #[schema(value_type = Option<Object>)]
     _max_concurrent_tasks: Option<IgnoredAny>,
     #[serde(rename = "canvas")]
+    #[schema(value_type = Option<Object>)]
     _canvas: Option<IgnoredAny>,
     #[serde(rename = "initial_memories")]
+    #[schema(value_type = Option<Object>)]
     _initial_memories: Option<IgnoredAny>,
 }
 
@@ -86,7 +96,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
     name: Option<String>,
