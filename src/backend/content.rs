@@ -24,7 +24,9 @@ impl Input {
 
 /// Writes `input` to `to` and closes it. An input that fails, or a reader that goes away, just
 /// ends the writing early: the scripts check what they received before they use it.
-pub async fn feed(mut to: impl AsyncWrite + Unpin, input: Input) {
+pub async fn feed(to: impl AsyncWrite + Unpin, input: Input) {
+    // A body arrives in pieces of a few KiB: they go on in writes of up to `FEED_BUFFER`.
+    let mut to = tokio::io::BufWriter::with_capacity(FEED_BUFFER, to);
     match input {
         Input::Bytes(bytes) => {
             let _ = to.write_all(&bytes).await;
@@ -39,6 +41,9 @@ pub async fn feed(mut to: impl AsyncWrite + Unpin, input: Input) {
     }
     let _ = to.shutdown().await;
 }
+
+/// The largest write [`feed`] makes, in bytes.
+const FEED_BUFFER: usize = 256 * 1024;
 
 /// A file being read: its size and tag first, then its bytes as they come.
 pub struct FileStream {

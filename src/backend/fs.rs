@@ -195,25 +195,61 @@ pub async fn read(
     Ok(FileStream {
         size,
         etag,
-        body: body_of(running, rest),
+        body: body_of(running, rest, size),
     })
 }
 
-/// The bytes of a read after its header: `first`, then the rest of stdout; a script that then
-/// fails ends the stream with an error, so a cut file never looks whole.
-fn body_of(running: Box<dyn Script>, first: Bytes) -> super::ByteStream {
+/// The bytes of a read after its header: `first`, then the rest of stdout, `size` bytes at most
+/// (a file that grew while it was read is cut at the size announced); a script that fails before
+/// then ends the stream with an error, so a cut file never looks whole.
+fn body_of(running: Box<dyn Script>, first: Bytes, size: u64) -> super::ByteStream {
+    struct Reading {
+        running: Box<dyn Script>,
+        first: Option<Bytes>,
+        left: u64,
+    }
     let first = (!first.is_empty()).then_some(first);
-    Box::pin(stream::unfold(Some((running, first)), |state| async move {
-        let (mut running, first) = state?;
-        if let Some(first) = first {
-            return Some((Ok(first), Some((running, None))));
+    let state = Reading {
+        running,
+        first,
+        left: size,
+    };
+    Box::pin(stream::unfold(Some(state), |state| async move {
+        let mut r = state?;
+        if r.left == 0 {
+            // Everything announced has come: a script still sending is stopped, one that
+            // failed is an error.
+            return match r.running.next_stdout().await {
+                Some(Ok(_)) => {
+                    r.running.kill().await;
+                    None
+                }
+                Some(Err(e)) => Some((Err(e), None)),
+                None => match r.running.exit_code().await.and_then(|c| outcome(c, "read")) {
+                    Ok(()) => None,
+                    Err(e) => Some((Err(e), None)),
+                },
+            };
         }
-        match running.next_stdout().await {
-            Some(next) => Some((next, Some((running, None)))),
-            None => match running.exit_code().await.and_then(|c| outcome(c, "read")) {
-                Ok(()) => None,
-                Err(e) => Some((Err(e), None)),
-            },
+        let next = match r.first.take() {
+            Some(first) => Some(Ok(first)),
+            None => r.running.next_stdout().await,
+        };
+        match next {
+            Some(Ok(mut chunk)) => {
+                let take = usize::try_from(r.left)
+                    .unwrap_or(usize::MAX)
+                    .min(chunk.len());
+                chunk.truncate(take);
+                r.left -= take as u64;
+                Some((Ok(chunk), Some(r)))
+            }
+            Some(Err(e)) => Some((Err(e), None)),
+            None => {
+                let failed = r.running.exit_code().await.and_then(|c| outcome(c, "read"));
+                let short = Err(BackendError::Failed("the file ended early".into()));
+                Some((failed.and(short), None))
+            }
         }
     }))
 }

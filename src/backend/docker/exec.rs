@@ -43,10 +43,13 @@ struct Handle {
 }
 
 impl Handle {
+    /// Creates and starts an exec; `own_cgroup` gives it a cgroup of its own where the server
+    /// can make one.
     async fn create(
         docker: &Docker,
         container: &str,
         mut options: CreateExecOptions<String>,
+        own_cgroup: bool,
     ) -> Result<(Self, Output, Pin<Box<dyn tokio::io::AsyncWrite + Send>>), BackendError> {
         let marker = crate::backend::marker::new_marker();
         options
@@ -57,7 +60,10 @@ impl Handle {
         let wants_stdin = options.attach_stdin.unwrap_or(false);
         // A cgroup of its own, and the wrapper that waits to be moved into it: told on stdin
         // without a TTY (no polling), by watching its own cgroup with one.
-        let cgroup = exec_cgroup(docker, container, &marker).await;
+        let cgroup = match own_cgroup {
+            true => exec_cgroup(docker, container, &marker).await,
+            false => None,
+        };
         if let (Some(cgroup), Some(cmd)) = (&cgroup, options.cmd.as_mut()) {
             let mut wrapped: Vec<String> = if tty {
                 ["/bin/sh", "-c", WAIT_SCRIPT, "wss-wait", &cgroup.tag]
@@ -236,22 +242,20 @@ pub async fn start(
     container: &str,
     spec: &ExecSpec,
 ) -> Result<DockerExec, BackendError> {
-    start_with(
-        docker,
-        container,
-        spec,
-        spec.stdin.clone().map(Input::Bytes),
-    )
-    .await
+    let input = spec.stdin.clone().map(Input::Bytes);
+    start_with(docker, container, spec, input, true).await
 }
 
 /// Starts `spec` in `container` with `input` (if any) on its stdin, written as the command reads
-/// it (a streamed input is never held whole), then closed.
+/// it (a streamed input is never held whole), then closed. `own_cgroup` is for commands whose
+/// every process must be found again (user commands); the server's own file scripts skip it,
+/// and the two Engine calls and the wrapper it costs.
 pub async fn start_with(
     docker: &Docker,
     container: &str,
     spec: &ExecSpec,
     input: Option<Input>,
+    own_cgroup: bool,
 ) -> Result<DockerExec, BackendError> {
     let options = CreateExecOptions {
         cmd: Some(spec.argv.clone()),
@@ -263,7 +267,7 @@ pub async fn start_with(
         tty: Some(false),
         ..Default::default()
     };
-    let (handle, output, writer) = Handle::create(docker, container, options).await?;
+    let (handle, output, writer) = Handle::create(docker, container, options, own_cgroup).await?;
     if let Some(input) = input {
         // Written concurrently: a command may print before it has read all of its input.
         tokio::spawn(feed(writer, input));
@@ -351,7 +355,7 @@ pub async fn open_terminal(
         tty: Some(true),
         ..Default::default()
     };
-    let (handle, output, input) = Handle::create(docker, container, options).await?;
+    let (handle, output, input) = Handle::create(docker, container, options, true).await?;
     let control = DockerTerminal {
         handle: Arc::new(handle),
     };

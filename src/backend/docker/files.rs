@@ -50,7 +50,8 @@ impl Shell for ContainerShell<'_> {
             argv,
             ..ExecSpec::default()
         };
-        let process = super::exec::start_with(self.docker, &self.container, &spec, Some(stdin));
+        let process =
+            super::exec::start_with(self.docker, &self.container, &spec, Some(stdin), false);
         Ok(Box::new(ContainerScript(process.await?)))
     }
 }

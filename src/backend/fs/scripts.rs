@@ -67,7 +67,7 @@ exec find . -mindepth 1 -maxdepth "$2" -exec sh -c 'for f do
 done' sh {} +"#;
 /// `$1` dir, `$2` name, `$3` cap in bytes: a line `<size> <sha256>`, then the file's bytes; or,
 /// past the cap, a line `<size>` and `TOO_LARGE`. The size and digest are of the file opened once
-/// (descriptor 3), and no more than that size is sent.
+/// (descriptor 3); the reader takes no more than that size.
 pub const READ: &str = r#"enter "$1"
 [ -d "./$2" ] && exit 5
 [ -f "./$2" ] || exit 3
@@ -78,7 +78,7 @@ size=$(stat -L -c %s /proc/self/fd/3) || exit 3
 [ "$size" -gt "$3" ] && { echo "$size"; exit 4; }
 sum=$(sha256sum < /proc/self/fd/3) || exit 3
 printf '%s %s\n' "$size" "${sum%% *}"
-exec head -c "$size" <&3"#;
+exec cat <&3"#;
 
 /// `$1` dir, `$2` name, `$3` condition mode, `$4` tags: removes the file or tree (a link is
 /// removed itself), under the directory's lock when there is a condition.

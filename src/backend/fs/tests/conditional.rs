@@ -41,3 +41,42 @@ async fn of_writers_with_the_same_tag_exactly_one_wins() {
         .collect();
     assert_eq!(left, ["own.txt"], "no stage or lock left");
 }
+
+/// A script that sends fixed pieces, then exits 0.
+struct Pieces(Vec<&'static [u8]>);
+
+#[async_trait]
+impl Script for Pieces {
+    async fn next_stdout(&mut self) -> Option<Result<Bytes, BackendError>> {
+        (!self.0.is_empty()).then(|| Ok(Bytes::from_static(self.0.remove(0))))
+    }
+    async fn exit_code(&mut self) -> Result<i32, BackendError> {
+        Ok(0)
+    }
+    async fn kill(&mut self) {
+        self.0.clear();
+    }
+}
+
+#[tokio::test]
+async fn a_read_sends_what_it_announced_no_more_and_a_short_one_fails() {
+    use futures_util::StreamExt;
+    let collect = |script: Pieces, first: &'static [u8], size: u64| async move {
+        let mut body = body_of(Box::new(script), Bytes::from_static(first), size);
+        let mut out = Vec::new();
+        while let Some(chunk) = body.next().await {
+            match chunk {
+                Ok(bytes) => out.extend_from_slice(&bytes),
+                Err(_) => return Err(out),
+            }
+        }
+        Ok(out)
+    };
+    // A file that grew while it was read: cut at the size announced.
+    let grown = collect(Pieces(vec![b"def", b"ghi"]), b"abc", 5).await;
+    assert_eq!(grown, Ok(b"abcde".to_vec()));
+    // One that shrank: what came, then an error (the connection is cut, never a short 200).
+    let shrunk = collect(Pieces(vec![b"de"]), b"abc", 9).await;
+    assert_eq!(shrunk, Err(b"abcde".to_vec()));
+    assert_eq!(collect(Pieces(vec![]), b"", 0).await, Ok(vec![]));
+}
