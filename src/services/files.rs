@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use std::sync::{Arc, Mutex};
-
 use base64::Engine;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -19,7 +17,6 @@ use crate::backend::{Bound, ByteStream, FileEntry, FilesRoot};
 use crate::files::{
     Etag, MAX_BULK_FILES, MAX_LIST_DEPTH, MAX_READ_BYTES, Precondition, RelPath, check_batch,
 };
-use crate::sync::Locked;
 use crate::workspace::Workspace;
 
 /// A file as `GET /workspaces/{id}/files/{path}` answers it: UTF-8 content as it is, anything
@@ -49,6 +46,9 @@ pub struct Changed {
 pub struct ReplaceBody {
     files: BTreeMap<String, String>,
 }
+
+/// Pieces of an upload waiting to be digested, at most.
+const HASH_QUEUE: usize = 64;
 
 pub struct Files {
     ports: Ports,
@@ -178,17 +178,29 @@ impl Files {
                 self.max_bytes
             )));
         }
-        let digest = Arc::new(Mutex::new(Sha256::new()));
-        let hasher = digest.clone();
-        let body = body.inspect(move |chunk| {
-            if let Ok(bytes) = chunk {
-                hasher.locked().update(bytes);
+        // Digested on a thread of its own, beside the copy rather than in its way; the bounded
+        // channel holds at most `HASH_QUEUE` pieces of the body.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(HASH_QUEUE);
+        let hasher = tokio::task::spawn_blocking(move || {
+            let mut digest = Sha256::new();
+            while let Some(piece) = rx.blocking_recv() {
+                digest.update(&piece);
+            }
+            digest.finalize()
+        });
+        let body = body.then(move |chunk| {
+            let tx = tx.clone();
+            async move {
+                if let Ok(piece) = &chunk {
+                    let _ = tx.send(piece.clone()).await;
+                }
+                chunk
             }
         });
         let changed = self
             .put(caller, ws, path, size, Input::Stream(Box::pin(body)), cond)
             .await?;
-        let digest = std::mem::take(&mut *digest.locked()).finalize();
+        let digest = hasher.await.map_err(ServiceError::join)?;
         Ok((changed, Etag::from_digest(digest)))
     }
 

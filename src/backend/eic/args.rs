@@ -3,15 +3,11 @@
 
 use std::path::Path;
 
-/// Quotes `s` for a POSIX shell: the result is one word whose value is exactly `s`.
+/// Quotes `s` for a POSIX shell (with `shlex`): the result is one word whose value is exactly
+/// `s`. A NUL cannot be in a shell word; the API refuses it at the edge (argv, env, cwd and
+/// paths), so none reaches here, and one that did would become an empty word, never code.
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
-    {
-        return s.to_owned();
-    }
-    format!("'{}'", s.replace('\'', r"'\''"))
+    shlex::try_quote(s).map_or_else(|_| "''".to_owned(), |q| q.into_owned())
 }
 
 /// Quotes every word and joins them with spaces.
@@ -223,8 +219,27 @@ mod tests {
             "'",
             "$HOME",
             "back\\slash",
+            "{a,b}",
+            "!bang",
+            "#hash",
+            "a=b",
+            "non\u{a0}breaking",
+            "ünïcödé",
+            "${x:-y}",
         ];
         assert_eq!(through_sh(&quote_all(&words)), words);
+        // bash too: the login shell of most instances.
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!("printf '%s\\0' {}", quote_all(&words)))
+            .output()
+            .unwrap();
+        let bash: Vec<String> = out
+            .stdout
+            .split(|&b| b == 0)
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        assert_eq!(&bash[..words.len()], words);
     }
 
     #[test]
