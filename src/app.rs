@@ -66,6 +66,18 @@ pub struct App {
 impl App {
     /// Opens the store, resolves the admin token policy and binds `BIND_ADDR:PORT`.
     pub async fn build(config: Config) -> anyhow::Result<App> {
+        // Replicas share one PostgreSQL (SPEC §16): a token generated at start would differ on
+        // each of them, so a client's admin token would work on one replica only.
+        let on_postgres = config
+            .database_url
+            .as_deref()
+            .is_some_and(store::is_postgres_url);
+        if on_postgres && config.admin_token().is_none() {
+            anyhow::bail!(
+                "ADMIN_TOKEN must be set when DATABASE_URL is PostgreSQL: every replica on one \
+                 database must share it (a generated one would differ per replica)"
+            );
+        }
         let store = store::open(config.database_url.as_deref(), &config.data_dir)
             .await
             .context("opening the database")?;

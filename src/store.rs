@@ -342,11 +342,14 @@ pub trait Store: Send + Sync + 'static {
 
 /// Opens the configured database and runs its migrations: PostgreSQL for `postgres://` URLs,
 /// SQLite for `sqlite:` URLs, and `<data_dir>/workspace-server.db` when no URL is given.
+/// Whether `url` names a PostgreSQL database (the store several replicas can share).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 pub async fn open(url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
     match url.filter(|u| !u.is_empty()) {
-        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
-            Ok(Arc::new(PostgresStore::connect(u).await?))
-        }
+        Some(u) if is_postgres_url(u) => Ok(Arc::new(PostgresStore::connect(u).await?)),
         Some(u) if u.starts_with("sqlite:") => Ok(Arc::new(SqliteStore::connect_url(u).await?)),
         Some(_) => Err(StoreError::UnsupportedUrl),
         None => {

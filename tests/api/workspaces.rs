@@ -221,6 +221,31 @@ async fn development_mode_without_an_admin_token_opens_only_the_admin_group() {
     );
 }
 
+/// SPEC §16: replicas share one PostgreSQL, so none may generate its own admin token.
+#[tokio::test]
+async fn on_postgresql_a_missing_admin_token_refuses_to_start_in_every_mode() {
+    use workspace_server::{app::App, config::Config};
+    let url = crate::support::fresh_postgres_url().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().display().to_string();
+    for mode in [None, Some("development"), Some("production")] {
+        let mut args = vec!["workspace-server", "--port", "0", "--data-dir", &data];
+        args.extend(["--database-url", &url]);
+        args.extend(mode.map(|m| ["--molecule-env", m]).into_iter().flatten());
+        let refused = App::build(Config::from_args(&args).unwrap()).await;
+        let err = refused
+            .err()
+            .unwrap_or_else(|| panic!("{mode:?}: started without a token"));
+        assert!(
+            format!("{err:#}").contains("ADMIN_TOKEN must be set"),
+            "{err:#}"
+        );
+    }
+    // With one, the same database serves.
+    let app = Options::default().arg("--database-url", &url).spawn().await;
+    assert_eq!(app.get_as("/workspaces", &app.admin).await.0, 200);
+}
+
 #[tokio::test]
 async fn outside_development_a_missing_admin_token_is_generated() {
     let app = Options::default().no_admin_token().spawn().await;
