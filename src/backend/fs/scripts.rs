@@ -147,7 +147,7 @@ if [ "$mode" != none ]; then
   lock || fail $?
   holds "$mode" "$tags" "$name" || { unlock; fail 9; }
 fi
-mv -f -T -- "./$stage/0" "./$name" || { unlock; fail 7; }
+mv -f -T -- "./$stage/0" "./$name" || { [ "$mode" = none ] || unlock; fail 7; }
 [ "$mode" = none ] || unlock
 rmdir -- "./$stage"
 exit 0"#;
