@@ -131,8 +131,10 @@ cleanup
 exit 0"#;
 
 /// `$1` a fresh staging name, `$2` dir, `$3` name, `$4` size, `$5` condition mode, `$6` tags;
-/// stdin is the content. It is written into a staging directory beside the file, checked to be
-/// exactly `size` bytes (a cut upload is never put in place), and renamed over the file in one
+/// stdin is the content. It is written from inside a staging directory beside the file (entered
+/// and checked first, so a link swapped in for it afterwards cannot redirect the write or the
+/// `chmod`), checked to be exactly `size` bytes (a cut upload is never put in place), and renamed
+/// over the file in one
 /// step, under the directory's lock when there is a condition. Parent directories are created
 /// unless the condition needs the file to exist already.
 pub const WRITE_ONE: &str = r#"stage=$1 dir=$2 name=$3 size=$4 mode=$5 tags=$6
@@ -140,9 +142,10 @@ case $mode in none|absent) enter "$dir" create;; *) enter "$dir";; esac
 if [ -d "./$name" ] && [ ! -L "./$name" ]; then exit 5; fi
 mkdir -m 700 -- "./$stage" || exit 7
 fail() { rm -rf -- "./$stage"; exit "$1"; }
-cat > "./$stage/0" || fail 7
-[ "$(stat -c %s -- "./$stage/0")" = "$size" ] || fail 10
-chmod 644 -- "./$stage/0" && own "./$stage/0"
+( cd -- "./$stage" && inside || exit 7
+  cat > ./0 || exit 7
+  [ "$(stat -c %s -- ./0)" = "$size" ] || exit 10
+  chmod 644 -- ./0 && own ./0 ) || fail $?
 if [ "$mode" != none ]; then
   lock || fail $?
   holds "$mode" "$tags" "$name" || { unlock; fail 9; }
