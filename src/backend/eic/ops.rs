@@ -27,10 +27,16 @@ const KILL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Spawns `remote` on the lease's connection with piped stdio.
 fn spawn(lease: &Lease, remote: &str) -> Result<Child, BackendError> {
+    spawn_client(lease, remote, false)
+}
+
+/// The same, the client killed when its `Child` is dropped where `kill_on_drop` says so.
+fn spawn_client(lease: &Lease, remote: &str, kill_on_drop: bool) -> Result<Child, BackendError> {
     let mut cmd = lease.conn.locked().client(remote);
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        .kill_on_drop(kill_on_drop);
     cmd.spawn()
         .map_err(|e| BackendError::Failed(format!("starting ssh: {e}")))
 }
@@ -186,14 +192,7 @@ const STDERR_KEPT: usize = 4096;
 /// Starts `remote` with `stdin` written to it as it reads; the client is killed if the script is
 /// dropped before it ends (a download the caller stopped reading).
 fn start_script(lease: &Lease, remote: &str, stdin: Input) -> Result<SshScript, BackendError> {
-    let mut cmd = lease.conn.locked().client(remote);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| BackendError::Failed(format!("starting ssh: {e}")))?;
+    let mut child = spawn_client(lease, remote, true)?;
     if let Some(pipe) = child.stdin.take() {
         tokio::spawn(feed(pipe, stdin));
     }
