@@ -23,7 +23,7 @@ need_packages() {
   fi
 }
 
-need_packages postgresql docker.io busybox-static openssh-server openssh-client socat sudo git debootstrap iproute2 util-linux chromium docker-registry tmux
+need_packages postgresql docker.io busybox-static openssh-server openssh-client socat sudo git debootstrap iproute2 util-linux chromium docker-registry tmux haproxy
 # The browser tests drive Debian's chromium with playwright-core (never a downloaded browser).
 command -v npm >/dev/null 2>&1 || need_packages nodejs npm
 if [ ! -d tests/browser/node_modules/playwright-core ]; then

@@ -28,6 +28,7 @@ use crate::services::exec::{Execs, Runs};
 use crate::services::files::Files;
 use crate::services::health::Health;
 use crate::services::plugins::Plugins;
+use crate::services::replicas::{Peer, Replicas};
 use crate::services::terminal::Terminals;
 use crate::services::tokens::Tokens;
 use crate::services::workspaces::Workspaces;
@@ -61,6 +62,8 @@ pub struct App {
     listener: TcpListener,
     state: AppState,
     generated_admin_token: Option<String>,
+    /// Ends this replica's lease renewal (SPEC §16).
+    lease: CancellationToken,
 }
 
 impl App {
@@ -112,6 +115,19 @@ impl App {
         let access = Arc::new(access);
         let shutdown = CancellationToken::new();
         let sessions = TaskTracker::new();
+        // The lease outlasts the drain at shutdown, so what this replica still holds then is
+        // not taken for lost by the others.
+        let lease = CancellationToken::new();
+        let peer = Peer::new(
+            admin_token,
+            config
+                .org_id()
+                .map(|org| (crate::http::ORG_HEADER, org.to_owned())),
+        );
+        let advertised = advertised_url(&config, listener.local_addr()?)?;
+        let replicas = Replicas::start(store.clone(), advertised, peer, lease.clone())
+            .await
+            .context("recording this replica")?;
         let ports = Ports {
             store: store.clone(),
             backends: Backends {
@@ -138,8 +154,8 @@ impl App {
                 access.clone(),
                 metrics.clone(),
                 (config.terminal_bridge(), config.terminal_sessions()),
-                shutdown.clone(),
-                sessions.clone(),
+                (shutdown.clone(), sessions.clone()),
+                replicas.clone(),
             )),
             exec: Arc::new(Execs::new(
                 ports.clone(),
@@ -149,6 +165,7 @@ impl App {
                     store.clone(),
                     RunLogs::new(config.data_dir.join("exec")),
                     config.exec_retention,
+                    replicas.clone(),
                 ),
                 std::time::Duration::from_secs(config.exec_detached_max_s),
             )),
@@ -162,6 +179,7 @@ impl App {
             )),
             allowlists: Arc::new(Allowlists::new(store.clone())),
             health: Arc::new(Health::new(ports)),
+            replicas,
         };
         // Runs an earlier server left running (it did not shut down cleanly) are over.
         let cut = services.exec.runs.recover().await;
@@ -190,6 +208,7 @@ impl App {
             listener,
             state,
             generated_admin_token,
+            lease,
         })
     }
 
@@ -215,6 +234,7 @@ impl App {
     ) -> anyhow::Result<()> {
         let cancel = self.state.shutdown.clone();
         let sessions = self.state.sessions.clone();
+        let replicas = self.state.services.replicas.clone();
         let limits = self.state.config.connection_limits();
         let router = crate::http::router(self.state);
         let signalled = cancel.clone();
@@ -243,6 +263,23 @@ impl App {
         {
             tracing::warn!("terminal sessions still closing after the shutdown grace period");
         }
+        self.lease.cancel();
+        replicas.retire().await;
         Ok(served?)
+    }
+}
+
+/// The address other replicas reach this one at: `REPLICA_ADVERTISE_URL`, else the bound address
+/// when it is a specific one (a wildcard bind says nothing another host can use).
+fn advertised_url(config: &Config, bound: SocketAddr) -> anyhow::Result<Option<String>> {
+    match config
+        .replica_advertise_url
+        .as_deref()
+        .filter(|u| !u.is_empty())
+    {
+        Some(url) if url.starts_with("http://") => Ok(Some(url.trim_end_matches('/').to_owned())),
+        Some(_) => anyhow::bail!("REPLICA_ADVERTISE_URL must be an http:// address"),
+        None if bound.ip().is_unspecified() => Ok(None),
+        None => Ok(Some(format!("http://{bound}"))),
     }
 }

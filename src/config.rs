@@ -192,6 +192,12 @@ pub struct Config {
     #[arg(long, env = "EXEC_DETACHED_MAX_S", default_value_t = 3600)]
     pub exec_detached_max_s: u64,
 
+    /// The address the other replicas on the same PostgreSQL reach this one at
+    /// (`http://10.0.0.5:8080`), for the sessions and runs it holds (SPEC §16). Unset: the bound
+    /// address, when it is a specific one.
+    #[arg(long, env = "REPLICA_ADVERTISE_URL")]
+    pub replica_advertise_url: Option<String>,
+
     /// How long a browser session (`POST /auth/session`) lasts.
     #[arg(long, env = "BROWSER_SESSION_TTL", default_value = "8h", value_parser = parse_duration)]
     pub browser_session_ttl: std::time::Duration,
@@ -283,6 +289,7 @@ impl std::fmt::Debug for Config {
             .field("bind_addr", &self.bind_addr)
             .field("database_url", &redact(&self.database_url))
             .field("data_dir", &self.data_dir)
+            .field("replica_advertise_url", &self.replica_advertise_url)
             .field("admin_token", &redact(&self.admin_token))
             .field("molecule_org_id", &self.molecule_org_id)
             .field("molecule_env", &self.molecule_env)

@@ -14,6 +14,8 @@ mod layers;
 pub use console::CONSOLE_CSP;
 pub use layers::CANVAS_CSP;
 mod plugins;
+mod relay;
+pub mod replica;
 mod routes;
 
 mod terminal;
@@ -132,6 +134,7 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(open)
         .merge(api)
+        .merge(replica::routes(state.clone()))
         .fallback(canvas::fallback)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
         // Outside the routes, so unknown paths look the same as known ones to a stranger.

@@ -8,6 +8,7 @@ pub mod exec;
 pub mod files;
 pub mod health;
 pub mod plugins;
+pub mod replicas;
 pub mod terminal;
 pub mod tokens;
 pub mod views;
@@ -38,6 +39,8 @@ pub struct Services {
     pub plugins: Arc<plugins::Plugins>,
     pub allowlists: Arc<allowlist::Allowlists>,
     pub health: Arc<health::Health>,
+    /// This replica, among the others on one database (SPEC §16).
+    pub replicas: Arc<replicas::Replicas>,
 }
 
 /// Refuses to work on a removed workspace; a removed one can still be read and deleted.

@@ -2,6 +2,7 @@
 
 mod postgres;
 mod rows;
+mod runs;
 mod sql;
 mod sqlite;
 
@@ -13,6 +14,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub use self::postgres::PostgresStore;
+pub use self::runs::{ExecRun, Holder, RunState, StoredSession};
 pub use self::sqlite::SqliteStore;
 use crate::workspace::{Status, Workspace, WorkspaceId};
 
@@ -113,46 +115,6 @@ pub struct StoredTicket {
 }
 
 /// A new audit row. Never holds command output or secrets.
-/// Where an exec run is (SPEC §14).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum RunState {
-    Running,
-    Exited,
-    /// Killed by the server's shutdown, or cut off by its end.
-    Interrupted,
-}
-
-impl RunState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunState::Running => "running",
-            RunState::Exited => "exited",
-            RunState::Interrupted => "interrupted",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        [RunState::Running, RunState::Exited, RunState::Interrupted]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
-    }
-}
-
-/// An exec run as the store keeps it; its output is a file beside the database.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ExecRun {
-    pub exec_id: Uuid,
-    pub workspace_id: WorkspaceId,
-    pub argv: Vec<String>,
-    pub state: RunState,
-    pub started_at_ms: i64,
-    pub ended_at_ms: Option<i64>,
-    /// The final record, once the run has ended.
-    pub final_record: Option<serde_json::Value>,
-    pub idempotency_key: Option<String>,
-}
-
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewActivity {
     pub workspace_id: WorkspaceId,
@@ -194,6 +156,9 @@ pub struct AllowlistEntry {
 
 /// How far `parent_id` chains are followed; deeper trees are treated as ending there.
 pub const MAX_TREE_DEPTH: i32 = 64;
+
+/// Payloads announced by replicas, as they arrive; a gap (a lost connection) may skip some.
+pub type Announcements = futures_util::stream::BoxStream<'static, String>;
 
 /// Everything the server persists. One contract test runs against every implementation.
 #[async_trait]
@@ -319,6 +284,55 @@ pub trait Store: Send + Sync + 'static {
     async fn running_exec_runs(&self) -> Result<Vec<ExecRun>, StoreError>;
     /// Forgets the runs that ended before `ended_before_ms`; answers their ids.
     async fn purge_exec_runs(&self, ended_before_ms: i64) -> Result<Vec<Uuid>, StoreError>;
+
+    /// Records replica `id` at `url` (SPEC §16), holding its lease until `until_ms`.
+    async fn renew_replica(
+        &self,
+        id: &str,
+        url: Option<&str>,
+        until_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Replica `id`, and whether its lease still runs at `now_ms`.
+    async fn replica(&self, id: &str, now_ms: i64) -> Result<Option<Holder>, StoreError>;
+    /// Forgets replicas whose lease lapsed before `before_ms`, and the sessions they held.
+    async fn forget_replicas(&self, before_ms: i64) -> Result<(), StoreError>;
+    /// Records a resumable terminal session unless its workspace already has `max_live`
+    /// sessions held by live replicas (then false).
+    async fn insert_terminal_session(
+        &self,
+        session: &StoredSession,
+        max_live: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
+    async fn remove_terminal_session(&self, id: &str) -> Result<(), StoreError>;
+    /// Session `id` of `ws`, with its holder as of `now_ms`.
+    async fn terminal_session(
+        &self,
+        ws: WorkspaceId,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Option<StoredSession>, StoreError>;
+    /// The live replicas holding sessions of `ws`, other than `except`.
+    async fn session_holders(
+        &self,
+        ws: WorkspaceId,
+        except: &str,
+        now_ms: i64,
+    ) -> Result<Vec<Holder>, StoreError>;
+    /// Asks for session `id` of `ws` to be killed; false when there is no such session.
+    async fn kill_terminal_session(
+        &self,
+        ws: WorkspaceId,
+        id: &str,
+        at_ms: i64,
+    ) -> Result<bool, StoreError>;
+    /// Sessions held by replica `id` that were asked to be killed.
+    async fn killed_terminal_sessions(&self, replica_id: &str) -> Result<Vec<String>, StoreError>;
+    /// Tells every replica listening that `payload` (ids only) changed; nothing on a store that
+    /// only one replica uses.
+    async fn announce(&self, payload: &str) -> Result<(), StoreError>;
+    /// The announcements of every replica, when the store carries them.
+    async fn listen(&self) -> Result<Option<Announcements>, StoreError>;
 
     async fn insert_activity(&self, row: &NewActivity) -> Result<i64, StoreError>;
     /// Newest first, optionally of one type.

@@ -143,6 +143,11 @@ impl RunLogs {
         file.sync_data().await
     }
 
+    /// Whether this server keeps the log of run `id`.
+    pub fn has(&self, id: Uuid) -> bool {
+        self.path(id).exists()
+    }
+
     pub async fn remove(&self, id: Uuid) {
         let _ = tokio::fs::remove_file(self.path(id)).await;
     }

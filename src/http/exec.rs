@@ -29,7 +29,7 @@ fn wants_buffered(headers: &HeaderMap) -> bool {
 }
 
 /// An NDJSON body of `lines`, holding `keep` for as long as the body lives.
-fn ndjson<K: Send + 'static>(lines: Lines, keep: K) -> Response {
+pub(super) fn ndjson<K: Send + 'static>(lines: Lines, keep: K) -> Response {
     let stream = ReceiverStream::new(lines).map(move |line| {
         let _held = &keep;
         line

@@ -17,8 +17,9 @@ use self::socket::{frames, report_error};
 use super::auth::WorkspaceCaller;
 use super::error::ApiError;
 use super::extract::Query;
+use super::relay::relay;
 use crate::app::AppState;
-use crate::services::terminal::{Attaching, Opened, TicketBody};
+use crate::services::terminal::{Attaching, Opened, Resumed, TicketBody};
 use crate::terminal::session::Mode;
 
 /// `POST /workspaces/{id}/terminal/ticket`: a ticket for browsers, which cannot set headers on a
@@ -73,7 +74,9 @@ pub async fn terminal(
                     "this ticket only views the session it was issued for".into(),
                 ));
             }
-            terminals.resume(&workspace, &viewed, q.offset, Mode::View)?
+            terminals
+                .resume(&workspace, &viewed, q.offset, Mode::View)
+                .await?
         }
         (Some("new"), None) => {
             let prepared = terminals.prepare(&workspace, q.cols, q.rows)?;
@@ -83,7 +86,11 @@ pub async fn terminal(
                 Err(refused) => upgrade.on_upgrade(move |s| report_error(s, refused)),
             });
         }
-        (Some(sid), None) => terminals.resume(&workspace, sid, q.offset, Mode::Write)?,
+        (Some(sid), None) => {
+            terminals
+                .resume(&workspace, sid, q.offset, Mode::Write)
+                .await?
+        }
         (None, None) => {
             let prepared = terminals.prepare(&workspace, q.cols, q.rows)?;
             let upgrade = upgraded(upgrade)?;
@@ -100,10 +107,15 @@ pub async fn terminal(
             });
         }
     };
-    Ok(upgraded(upgrade)?.on_upgrade(move |socket| attach(attaching, socket)))
+    let upgrade = upgraded(upgrade)?;
+    Ok(match attaching {
+        Resumed::Here(attaching) => upgrade.on_upgrade(move |socket| attach(attaching, socket)),
+        // Held by another replica (SPEC §16): its frames pass through as they are.
+        Resumed::There(peer) => upgrade.on_upgrade(move |socket| relay(socket, *peer)),
+    })
 }
 
-async fn attach(attaching: Attaching, socket: axum::extract::ws::WebSocket) {
+pub(super) async fn attach(attaching: Attaching, socket: axum::extract::ws::WebSocket) {
     let (tx, rx) = frames(socket);
     attaching.run(tx, rx).await;
 }

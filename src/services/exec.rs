@@ -6,6 +6,7 @@
 //! second request with that key attaches to the first run instead of starting one.
 
 pub(crate) mod body;
+mod elsewhere;
 mod job;
 mod live;
 pub(crate) mod runs;
@@ -159,7 +160,7 @@ impl Execs {
         let keep = detach || key.is_some();
         let (exec_id, writer, lines) = match self.claim(&ws, &spec, key).await? {
             Claim::New(exec_id, writer, lines) => (exec_id, writer, lines),
-            Claim::Taken(exec_id) => return self.attach(exec_id, detach).await,
+            Claim::Taken(first) => return self.attach(first, detach).await,
         };
         let process = match backend.backend.exec(&backend.target, &spec).await {
             Ok(process) => process,
@@ -200,9 +201,28 @@ impl Execs {
         })
     }
 
-    /// Sends `signal` to the whole tree of a running run of `ws`, and returns once it was sent.
-    /// A run that has ended is a conflict; one unknown, of another workspace or expired, 404.
+    /// Sends `signal` to the whole tree of a running run of `ws`, and returns once it was sent;
+    /// through the replica driving it, when another one does (SPEC §16). A run that has ended
+    /// is a conflict; one unknown, of another workspace or expired, 404.
     pub async fn signal(
+        &self,
+        ws: WorkspaceId,
+        exec_id: Uuid,
+        signal: RunSignal,
+    ) -> Result<(), ServiceError> {
+        let run = self.runs.kept(ws, exec_id).await?;
+        if let Some(url) = self.runs.driven_elsewhere(&run).await? {
+            let peer = &self.runs.replicas.peer;
+            return peer
+                .signal(&url, (ws, exec_id), signal)
+                .await
+                .map_err(elsewhere::unreached);
+        }
+        self.signal_here(ws, exec_id, signal).await
+    }
+
+    /// Sends `signal` to a running run of `ws` that this replica drives.
+    pub async fn signal_here(
         &self,
         ws: WorkspaceId,
         exec_id: Uuid,
@@ -238,10 +258,10 @@ impl Execs {
         e
     }
 
-    /// The run a repeated key names, from its start.
-    async fn attach(&self, exec_id: Uuid, detached: bool) -> Result<Started, ServiceError> {
-        let lines = self.runs.logs.read(exec_id, 0, true, false).await;
-        let lines = lines.ok_or_else(|| ServiceError::NotFound("exec run not found".into()))?;
+    /// The run a repeated key names, from its start, wherever it runs.
+    async fn attach(&self, first: ExecRun, detached: bool) -> Result<Started, ServiceError> {
+        let exec_id = first.exec_id;
+        let lines = self.runs.lines(first, 0, true, false).await?;
         Ok(Started {
             exec_id,
             lines,
@@ -285,6 +305,7 @@ impl Execs {
             ended_at_ms: None,
             final_record: None,
             idempotency_key: key.clone(),
+            replica_id: Some(self.runs.replicas.id().to_owned()),
         };
         match self.ports.store.insert_exec_run(&run).await {
             Ok(true) => return Ok(Claim::New(exec_id, writer, lines)),
@@ -302,7 +323,7 @@ impl Execs {
         let first = first.ok_or_else(|| {
             ServiceError::Conflict("the run of this Idempotency-Key just expired".into())
         })?;
-        Ok(Claim::Taken(first.exec_id))
+        Ok(Claim::Taken(first))
     }
 }
 
@@ -311,7 +332,7 @@ enum Claim {
     /// A new run, not started yet.
     New(Uuid, Writer, Lines),
     /// The key's first run.
-    Taken(Uuid),
+    Taken(ExecRun),
 }
 
 /// The status a refusal worth auditing is answered with (the tier gate, a removed or stopped

@@ -3,6 +3,7 @@
 //! session's metrics and audit row. The socket is the HTTP layer's; here it is a `Sink`/`Stream`
 //! of the bridge's frames. Resumable sessions are in `terminal/sessions.rs`.
 
+mod elsewhere;
 pub(crate) mod sessions;
 
 use std::sync::Arc;
@@ -17,7 +18,8 @@ use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use self::sessions::Registry;
-pub use self::sessions::{Attaching, SessionView};
+pub use self::sessions::{Attaching, Resumed, SessionView};
+use super::replicas::Replicas;
 use super::{Ports, ServiceError, live};
 use crate::access::{Access, TICKET_TTL};
 use crate::audit::{self, Kind};
@@ -69,6 +71,8 @@ pub struct Terminals {
     sessions: TaskTracker,
     /// The resumable sessions (SPEC §12).
     resumable: Arc<Registry>,
+    /// This replica and the way to the others (SPEC §16).
+    replicas: Arc<Replicas>,
 }
 
 impl Terminals {
@@ -77,10 +81,11 @@ impl Terminals {
         access: Arc<Access>,
         metrics: Arc<Metrics>,
         (bridge, limits): (BridgeConfig, SessionLimits),
-        shutdown: CancellationToken,
-        sessions: TaskTracker,
+        (shutdown, sessions): (CancellationToken, TaskTracker),
+        replicas: Arc<Replicas>,
     ) -> Self {
         let resumable = Arc::new(Registry::new(limits));
+        elsewhere::watch_kills(&resumable, &ports.store, &replicas, &shutdown);
         let gauges = Arc::downgrade(&resumable);
         metrics
             .read_sessions_from(move || gauges.upgrade().map(|r| r.gauges()).unwrap_or_default());
@@ -92,6 +97,7 @@ impl Terminals {
             shutdown,
             sessions,
             resumable,
+            replicas,
         }
     }
 
@@ -107,7 +113,9 @@ impl Terminals {
                 if mode != "view" {
                     return Err(ServiceError::invalid(r#"mode must be "view""#));
                 }
-                self.resumable.get(ws.id, &session)?;
+                if self.resumable.get(ws.id, &session).is_err() {
+                    self.held_elsewhere(ws.id, &session).await?;
+                }
                 Some(session)
             }
         };

@@ -4,7 +4,10 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Activity, AllowlistEntry, ExecRun, OrgToken, RunState, StoreError, WorkspaceToken};
+use super::{
+    Activity, AllowlistEntry, ExecRun, Holder, OrgToken, RunState, StoreError, StoredSession,
+    WorkspaceToken,
+};
 use crate::workspace::{Workspace, WorkspaceId};
 
 /// Columns of `workspaces`, in the order `WORKSPACE_COLUMNS` lists them.
@@ -173,7 +176,7 @@ pub struct IdRow {
 
 /// Columns of `exec_runs`, in the order `ExecRunRow` has them.
 pub const EXEC_RUN_COLUMNS: &str = "exec_id, workspace_id, argv, state, started_at_ms, \
-     ended_at_ms, final_record, idempotency_key";
+     ended_at_ms, final_record, idempotency_key, replica_id";
 
 #[derive(sqlx::FromRow)]
 pub struct ExecRunRow {
@@ -185,6 +188,7 @@ pub struct ExecRunRow {
     pub ended_at_ms: Option<i64>,
     pub final_record: Option<String>,
     pub idempotency_key: Option<String>,
+    pub replica_id: Option<String>,
 }
 
 impl From<ExecRunRow> for ExecRun {
@@ -199,6 +203,37 @@ impl From<ExecRunRow> for ExecRun {
             ended_at_ms: r.ended_at_ms,
             final_record: r.final_record.and_then(|f| serde_json::from_str(&f).ok()),
             idempotency_key: r.idempotency_key,
+            replica_id: r.replica_id,
+        }
+    }
+}
+
+/// A resumable session joined with its replica's lease.
+#[derive(sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: String,
+    pub workspace_id: Uuid,
+    pub replica_id: String,
+    pub created_at_ms: i64,
+    pub killed_at_ms: Option<i64>,
+    pub url: Option<String>,
+    pub lease_until_ms: Option<i64>,
+}
+
+impl SessionRow {
+    /// The session as of `now_ms`: its holder is live while its lease runs.
+    pub fn read(self, now_ms: i64) -> StoredSession {
+        StoredSession {
+            holder: Some(Holder {
+                replica_id: self.replica_id.clone(),
+                url: self.url,
+                live: self.lease_until_ms.is_some_and(|until| until > now_ms),
+            }),
+            id: self.id,
+            workspace_id: WorkspaceId(self.workspace_id),
+            replica_id: self.replica_id,
+            created_at_ms: self.created_at_ms,
+            killed: self.killed_at_ms.is_some(),
         }
     }
 }

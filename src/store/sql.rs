@@ -9,6 +9,7 @@
 pub(crate) mod activity;
 pub(crate) mod browser;
 pub(crate) mod exec;
+pub(crate) mod replicas;
 pub(crate) mod tokens;
 pub(crate) mod workspaces;
 
@@ -28,7 +29,7 @@ macro_rules! finish_store {
 
             use $crate::store::rows::*;
             use $crate::store::{
-                Activity, AllowlistEntry, ExecRun, NewActivity, OrgToken, RunState, StoreError, StoredTicket, WorkspaceFields,
+                Activity, AllowlistEntry, ExecRun, Holder, NewActivity, OrgToken, RunState, StoreError, StoredSession, StoredTicket, WorkspaceFields,
                 WorkspaceToken, MAX_TREE_DEPTH,
             };
             use $crate::workspace::{Status, Workspace, WorkspaceId};

@@ -7,8 +7,8 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::StoreError;
 use super::sql::impl_sql_store;
+use super::{Announcements, StoreError};
 
 /// How long a writer waits for SQLite's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -45,6 +45,15 @@ impl SqliteStore {
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
+    }
+
+    /// One server owns an SQLite file: there is no other replica to tell.
+    async fn notify(&self, _payload: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn announcements(&self) -> Result<Option<Announcements>, StoreError> {
+        Ok(None)
     }
 }
 

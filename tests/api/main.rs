@@ -29,6 +29,7 @@ mod openapi;
 mod persistence;
 mod plugin_failures;
 mod plugins;
+mod replicas;
 mod session_client;
 mod sessions;
 mod sessions_eic;

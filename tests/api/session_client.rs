@@ -91,6 +91,12 @@ pub async fn attach_as(
     token: Option<&str>,
 ) -> Result<Attached, WsError> {
     let url = format!("ws://{}/workspaces/{id}/terminal?{query}", app.addr);
+    attach_url(&url, token).await
+}
+
+/// Opens the terminal URL `url` with `token` (none: the URL carries a ticket); the first frame
+/// is read.
+pub async fn attach_url(url: &str, token: Option<&str>) -> Result<Attached, WsError> {
     let mut req = url.into_client_request().unwrap();
     if let Some(token) = token {
         req.headers_mut()

@@ -4,6 +4,7 @@
 mod support;
 
 mod records;
+mod replicas;
 mod tokens;
 mod workspaces;
 
@@ -14,6 +15,7 @@ use workspace_server::store::{self, Store};
 use workspace_server::workspace::{Status, Workspace, WorkspaceId};
 
 use records::{activity_is_newest_first, allowlists_are_replaced_whole};
+use replicas::{announcements_reach_every_listener, replicas_hold_sessions_under_leases};
 use tokens::{
     browser_sessions_expire_end_and_are_capped, exec_runs_are_kept_finished_and_purged, org_tokens,
     tickets_are_taken_once, workspace_tokens,
@@ -57,8 +59,10 @@ fn workspace(parent: Option<WorkspaceId>) -> Workspace {
 }
 
 /// Runs every contract check against one store.
-async fn contract(store: Arc<dyn Store>) {
+async fn contract(store: Arc<dyn Store>, carries_announcements: bool) {
     store.ping().await.unwrap();
+    replicas_hold_sessions_under_leases(&*store).await;
+    announcements_reach_every_listener(&*store, carries_announcements).await;
     workspaces_round_trip(&*store).await;
     org_trees_and_ancestors(&*store).await;
     workspace_tokens(&*store).await;
@@ -75,12 +79,12 @@ async fn contract(store: Arc<dyn Store>) {
 #[tokio::test]
 async fn the_sqlite_store_meets_the_contract() {
     let (store, _dir) = sqlite().await;
-    contract(store).await;
+    contract(store, false).await;
 }
 
 #[tokio::test]
 async fn the_postgres_store_meets_the_contract() {
-    contract(postgres().await).await;
+    contract(postgres().await, true).await;
 }
 
 #[tokio::test]

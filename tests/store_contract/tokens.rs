@@ -258,6 +258,7 @@ pub async fn exec_runs_are_kept_finished_and_purged(store: &dyn Store) {
         ended_at_ms: None,
         final_record: None,
         idempotency_key: key.map(str::to_owned),
+        replica_id: Some("replica-1".into()),
     };
     let first = run(Some("key-1"));
     assert!(store.insert_exec_run(&first).await.unwrap());

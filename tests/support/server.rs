@@ -138,20 +138,7 @@ impl Server {
 
     /// A request as admin; returns status and JSON body (null when not JSON).
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self
-            .client
-            .request(method, self.url(path))
-            .bearer_auth(TOKEN)
-            .header("Accept", "application/json")
-            .timeout(Duration::from_secs(60));
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        admin_call(&self.client, &self.url(path), method, body).await
     }
 
     /// A local workspace, once it is online.
@@ -280,4 +267,26 @@ impl Drop for Server {
         }
         let _ = self.child.wait();
     }
+}
+
+/// A request as admin to `url`; returns status and JSON body (null when not JSON).
+pub async fn admin_call(
+    client: &reqwest::Client,
+    url: &str,
+    method: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = client
+        .request(method, url)
+        .bearer_auth(TOKEN)
+        .header("Accept", "application/json")
+        .timeout(Duration::from_secs(60));
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }

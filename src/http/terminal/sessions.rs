@@ -11,7 +11,7 @@ pub async fn list(
     State(state): State<AppState>,
     WorkspaceCaller { workspace, .. }: WorkspaceCaller,
 ) -> Response {
-    axum::Json(state.services.terminal.list_sessions(&workspace)).into_response()
+    axum::Json(state.services.terminal.list_sessions(&workspace).await).into_response()
 }
 
 pub async fn kill(

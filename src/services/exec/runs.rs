@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::super::ServiceError;
 use crate::exec::log::RunLogs;
+use crate::services::replicas::Replicas;
 use crate::store::{ExecRun, RunState, Store};
 use crate::workspace::WorkspaceId;
 
@@ -35,6 +36,8 @@ pub struct Runs {
     pub store: Arc<dyn Store>,
     pub logs: Arc<RunLogs>,
     pub retention: Duration,
+    /// This replica, and the way to the ones driving other runs (SPEC §16).
+    pub replicas: Arc<Replicas>,
     /// When expired runs were last purged (ms): at most once per `PURGE_EVERY` (or retention).
     purged_at_ms: AtomicI64,
 }
@@ -46,16 +49,22 @@ pub fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
 
-fn not_found() -> ServiceError {
+pub(super) fn not_found() -> ServiceError {
     ServiceError::NotFound("exec run not found".into())
 }
 
 impl Runs {
-    pub fn new(store: Arc<dyn Store>, logs: Arc<RunLogs>, retention: Duration) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        logs: Arc<RunLogs>,
+        retention: Duration,
+        replicas: Arc<Replicas>,
+    ) -> Self {
         Self {
             store,
             logs,
             retention,
+            replicas,
             purged_at_ms: AtomicI64::new(0),
         }
     }
@@ -71,7 +80,7 @@ impl Runs {
     }
 
     /// A run of `ws` still kept: unknown, another workspace's and expired ones are all 404.
-    async fn kept(&self, ws: WorkspaceId, id: Uuid) -> Result<ExecRun, ServiceError> {
+    pub(super) async fn kept(&self, ws: WorkspaceId, id: Uuid) -> Result<ExecRun, ServiceError> {
         let run = self.store.exec_run(ws, id).await?.ok_or_else(not_found)?;
         match self.expired(&run) {
             true => Err(not_found()),
@@ -80,7 +89,7 @@ impl Runs {
     }
 
     pub async fn view(&self, ws: WorkspaceId, id: Uuid) -> Result<RunView, ServiceError> {
-        let run = self.kept(ws, id).await?;
+        let run = self.settled(self.kept(ws, id).await?).await?;
         let ended = match run.final_record {
             Some(Value::Object(map)) => map,
             _ => Map::new(),
@@ -96,7 +105,8 @@ impl Runs {
         })
     }
 
-    /// The run's record stream from byte `since`, each line with its offset.
+    /// The run's record stream from byte `since`, each line with its offset: from its log here,
+    /// or from the replica that keeps it (SPEC §16).
     pub async fn output(
         &self,
         ws: WorkspaceId,
@@ -104,11 +114,21 @@ impl Runs {
         since: u64,
         follow: bool,
     ) -> Result<mpsc::Receiver<io::Result<Bytes>>, ServiceError> {
+        let run = self.kept(ws, id).await?;
+        self.lines(run, since, follow, true).await
+    }
+
+    /// The output of a run of `ws` whose log this replica keeps.
+    pub async fn output_here(
+        &self,
+        ws: WorkspaceId,
+        id: Uuid,
+        since: u64,
+        (follow, offsets): (bool, bool),
+    ) -> Result<mpsc::Receiver<io::Result<Bytes>>, ServiceError> {
         self.kept(ws, id).await?;
-        self.logs
-            .read(id, since, follow, true)
-            .await
-            .ok_or_else(not_found)
+        let lines = self.logs.read(id, since, follow, offsets).await;
+        lines.ok_or_else(not_found)
     }
 
     /// Purges as `purge` does, unless that was done within the last minute (or retention): the
@@ -136,7 +156,9 @@ impl Runs {
     /// server (a crash: a clean shutdown records its runs itself). Its stream gets a final record
     /// and it is recorded as interrupted.
     pub async fn recover(&self) -> Result<usize, ServiceError> {
-        let cut = self.store.running_exec_runs().await?;
+        // Only those whose output is here: other replicas' runs are theirs (SPEC §16).
+        let mut cut = self.store.running_exec_runs().await?;
+        cut.retain(|run| self.logs.has(run.exec_id));
         let now = now_ms();
         for run in &cut {
             let last = json!({

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use futures_util::{Sink, Stream};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::task_tracker::TaskTrackerToken;
@@ -16,6 +16,7 @@ use super::{Prepared, Terminals};
 use crate::audit::{self, Kind};
 use crate::auth::Caller;
 use crate::metrics::SessionGauges;
+use crate::services::replicas::peer::PeerSocket;
 use crate::services::views::Done;
 use crate::services::{ServiceError, live};
 use crate::sync::Locked;
@@ -25,7 +26,7 @@ use crate::terminal::{BridgeConfig, ClientFrame, ServerFrame, SessionLimits};
 use crate::workspace::{Workspace, WorkspaceId};
 
 /// A session as `GET /workspaces/{id}/terminal/sessions` lists it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub session: String,
     pub created_at: DateTime<Utc>,
@@ -40,11 +41,11 @@ pub struct SessionView {
 
 /// The live sessions, by id.
 pub(super) struct Registry {
-    limits: SessionLimits,
+    pub(super) limits: SessionLimits,
     live: Mutex<HashMap<String, (WorkspaceId, Arc<Session>)>>,
 }
 
-fn not_found() -> ServiceError {
+pub(super) fn not_found() -> ServiceError {
     ServiceError::NotFound("terminal session not found".into())
 }
 
@@ -64,6 +65,11 @@ impl Registry {
         }
     }
 
+    /// Session `id`, of whichever workspace.
+    pub(super) fn by_id(&self, id: &str) -> Option<Arc<Session>> {
+        self.live.locked().get(id).map(|(_, s)| s.clone())
+    }
+
     fn count(&self, ws: WorkspaceId) -> usize {
         self.live
             .locked()
@@ -72,7 +78,7 @@ impl Registry {
             .count()
     }
 
-    fn quota(&self) -> ServiceError {
+    pub(super) fn quota(&self) -> ServiceError {
         ServiceError::Quota(format!(
             "a workspace may have at most {} resumable terminal sessions; end one first",
             self.limits.per_workspace
@@ -115,15 +121,25 @@ impl Terminals {
         if self.resumable.count(ws) >= self.resumable.limits.per_workspace {
             return Err(self.resumable.quota());
         }
-        let shell = match self.open_shell(&prepared).await? {
-            Ok(shell) => shell,
-            Err(refused) => return Ok(Err(refused)),
+        // Recorded first, so the limit holds across replicas (SPEC §16).
+        let id = new_id();
+        self.record(ws, &id).await?;
+        let shell = match self.open_shell(&prepared).await {
+            Ok(Ok(shell)) => shell,
+            Ok(Err(refused)) => {
+                self.forget(&id).await;
+                return Ok(Err(refused));
+            }
+            Err(e) => {
+                self.forget(&id).await;
+                return Err(e);
+            }
         };
         let limits = self.resumable.limits;
-        let (session, starter) =
-            Session::start(new_id(), shell, prepared.size, limits.replay_bytes);
+        let (session, starter) = Session::start(id, shell, prepared.size, limits.replay_bytes);
         if let Err(e) = self.resumable.insert(ws, &session) {
             session.kill().await;
+            self.forget(&session.id).await;
             return Err(e);
         }
         tracing::info!(workspace_id = %ws, session = %session.id, "resumable terminal session opened");
@@ -143,16 +159,34 @@ impl Terminals {
         )))
     }
 
-    /// Attaches to session `id` of `ws` from `offset` (0 when absent): a writer, or a viewer.
-    pub fn resume(
+    /// Attaches to session `id` of `ws` from `offset` (0 when absent), a writer or a viewer:
+    /// here, or through a socket to the replica that holds it (SPEC §16).
+    pub async fn resume(
         &self,
         ws: &Workspace,
         id: &str,
         offset: Option<u64>,
         mode: Mode,
-    ) -> Result<Attaching, ServiceError> {
+    ) -> Result<Resumed, ServiceError> {
         live(ws)?;
-        let session = self.resumable.get(ws.id, id)?;
+        match self.resumable.get(ws.id, id) {
+            Ok(_) => self.resume_here(ws.id, id, offset, mode).map(Resumed::Here),
+            Err(_) => self
+                .resume_elsewhere(ws.id, id, offset, mode)
+                .await
+                .map(|s| Resumed::There(Box::new(s))),
+        }
+    }
+
+    /// Attaches to session `id` of `ws`, which this replica holds.
+    pub fn resume_here(
+        &self,
+        ws: WorkspaceId,
+        id: &str,
+        offset: Option<u64>,
+        mode: Mode,
+    ) -> Result<Attaching, ServiceError> {
+        let session = self.resumable.get(ws, id)?;
         let offset = offset.unwrap_or(0);
         if offset > session.summary().0 {
             return Err(ServiceError::invalid("offset is past the session's output"));
@@ -178,12 +212,20 @@ impl Terminals {
         }
     }
 
-    /// The live sessions of `ws`, oldest first.
-    pub fn list_sessions(&self, ws: &Workspace) -> Vec<SessionView> {
+    /// The live sessions of `ws` on every replica, oldest first.
+    pub async fn list_sessions(&self, ws: &Workspace) -> Vec<SessionView> {
+        let mut views = self.list_here(ws.id);
+        views.extend(self.sessions_elsewhere(ws.id).await);
+        views.sort_by_key(|v| v.created_at);
+        views
+    }
+
+    /// The live sessions of `ws` that this replica holds, oldest first.
+    pub fn list_here(&self, ws: WorkspaceId) -> Vec<SessionView> {
         let live = self.resumable.live.locked();
         let mut views: Vec<SessionView> = live
             .values()
-            .filter(|(owner, _)| *owner == ws.id)
+            .filter(|(owner, _)| *owner == ws)
             .map(|(_, s)| {
                 let (offset, size, exited) = s.summary();
                 SessionView {
@@ -201,10 +243,13 @@ impl Terminals {
         views
     }
 
-    /// Kills session `id` of `ws` now; its sockets get the end of its output and close.
+    /// Kills session `id` of `ws` now; its sockets get the end of its output and close. One
+    /// another replica holds is marked killed and that replica told (SPEC §16).
     pub async fn kill_session(&self, ws: &Workspace, id: &str) -> Result<Done, ServiceError> {
-        let session = self.resumable.get(ws.id, id)?;
-        session.kill().await;
+        match self.resumable.get(ws.id, id) {
+            Ok(session) => session.kill().await,
+            Err(_) => self.kill_elsewhere(ws.id, id).await?,
+        }
         Ok(Done { status: "killed" })
     }
 
@@ -241,6 +286,9 @@ async fn supervise(
     let exit = session.exit();
     session.kill().await;
     life.registry.remove(&session.id);
+    if let Err(e) = life.store.remove_terminal_session(&session.id).await {
+        tracing::warn!(session = %session.id, error = %e, "forgetting an ended terminal session");
+    }
     let ended = match (exit, end) {
         (Some(_), _) => "exited",
         (None, End::Grace) => "detach_grace",
@@ -270,6 +318,12 @@ async fn supervise(
         .with_duration(lasted)
         .started_at(session.created_at);
     audit::record_or_defer(life.store, row).await;
+}
+
+/// A resume: a socket about to attach here, or one to the replica that holds the session.
+pub enum Resumed {
+    Here(Attaching),
+    There(Box<PeerSocket>),
 }
 
 /// A socket about to attach to a session. A new session whose first socket never attached (the

@@ -1,15 +1,15 @@
 //! Exec runs (SPEC §14): a row per run with its final record; the output is a file (`exec/log.rs`).
 //! Part of the one SQL `Store` implementation: see `store/sql.rs`.
 
-/// Adds these methods to the accumulated `Store` impl, then hands on to `$crate::store::sql::activity::activity_methods`.
+/// Adds these methods to the accumulated `Store` impl, then hands on to `$crate::store::sql::replicas::replica_methods`.
 macro_rules! exec_methods {
     ($store:ty; [$($acc:tt)*]) => {
-        $crate::store::sql::activity::activity_methods!{ $store; [$($acc)*
+        $crate::store::sql::replicas::replica_methods!{ $store; [$($acc)*
             async fn insert_exec_run(&self, run: &ExecRun) -> Result<bool, StoreError> {
                 let done = sqlx::query(
                     "INSERT INTO exec_runs (exec_id, workspace_id, argv, state, started_at_ms, \
-                       ended_at_ms, final_record, idempotency_key) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                       ended_at_ms, final_record, idempotency_key, replica_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                      ON CONFLICT (workspace_id, idempotency_key) DO NOTHING",
                 )
                 .bind(run.exec_id)
@@ -20,6 +20,7 @@ macro_rules! exec_methods {
                 .bind(run.ended_at_ms)
                 .bind(run.final_record.as_ref().map(|v| v.to_string()))
                 .bind(run.idempotency_key.as_deref())
+                .bind(run.replica_id.as_deref())
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
@@ -67,7 +68,7 @@ macro_rules! exec_methods {
             ) -> Result<(), StoreError> {
                 sqlx::query(
                     "UPDATE exec_runs SET state = $2, ended_at_ms = $3, final_record = $4 \
-                     WHERE exec_id = $1",
+                     WHERE exec_id = $1 AND state = 'running'",
                 )
                 .bind(id)
                 .bind(state.as_str())
