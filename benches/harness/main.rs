@@ -7,6 +7,7 @@ mod common;
 mod echo;
 mod exec;
 mod files;
+mod replicas;
 mod runs;
 mod scale;
 mod sessions;
@@ -99,7 +100,7 @@ async fn launch(data: &Path) -> Server {
     launch_with(data, &[]).await
 }
 
-async fn launch_with(data: &Path, args: &[String]) -> Server {
+pub async fn launch_with(data: &Path, args: &[String]) -> Server {
     let launch = Launch {
         args,
         log: "warn",
@@ -139,6 +140,9 @@ async fn main() {
         sessions::throughput(&bench).await;
         sessions::resume_latency(&bench).await;
     }
+    if wanted("replicas") {
+        replicas::proxied(data.path()).await;
+    }
     let bench = if wanted("scale") {
         // Scale on a fresh server process, so that the earlier figures do not colour its memory.
         let bench = bench.restart(data.path(), &[]).await;
@@ -160,7 +164,7 @@ async fn main() {
 }
 
 /// Whether a group of figures is to run: all of them, unless `WSS_BENCH_ONLY` names some
-/// (comma-separated: terminal, echo, exec, files, sessions, scale).
+/// (comma-separated: terminal, echo, exec, files, sessions, replicas, scale).
 fn wanted(group: &str) -> bool {
     match std::env::var("WSS_BENCH_ONLY") {
         Ok(only) if !only.trim().is_empty() => only.split(',').any(|g| g.trim() == group),
