@@ -126,6 +126,53 @@ impl Replicas {
         self.announced.subscribe()
     }
 
+    /// Runs `act` on each announcement that starts with `prefix` (given the rest of it: an id)
+    /// and every [`RENEW_EVERY`] (given `None`: a sweep of the tables, in case an announcement
+    /// was missed), until `shutdown` or until `act` answers `false` (what it served is gone).
+    pub fn watch<F, Fut>(
+        self: &Arc<Self>,
+        prefix: &'static str,
+        shutdown: &CancellationToken,
+        act: F,
+    ) where
+        F: FnMut(Option<String>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = bool> + Send,
+    {
+        let (mut act, stop) = (act, shutdown.clone());
+        let mut announced = Some(self.subscribe());
+        tokio::spawn(async move {
+            let mut sweep = tokio::time::interval(RENEW_EVERY);
+            loop {
+                let heard = async {
+                    match announced.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                let woken = tokio::select! {
+                    () = stop.cancelled() => return,
+                    _ = sweep.tick() => None,
+                    heard = heard => match heard {
+                        Ok(payload) => match payload.strip_prefix(prefix) {
+                            Some(id) => Some(id.to_owned()),
+                            // Another kind of announcement: not this watcher's.
+                            None => continue,
+                        },
+                        // Some were missed: the tables say what they said.
+                        Err(broadcast::error::RecvError::Lagged(_)) => None,
+                        Err(broadcast::error::RecvError::Closed) => {
+                            announced = None;
+                            None
+                        }
+                    },
+                };
+                if !act(woken).await {
+                    return;
+                }
+            }
+        });
+    }
+
     /// Tells the other replicas that `payload` (ids only) changed. A lost announcement costs
     /// latency only, so a failure is logged, not returned.
     pub async fn announce(&self, payload: &str) {

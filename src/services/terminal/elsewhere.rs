@@ -6,14 +6,13 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::Terminals;
 use super::sessions::{Registry, SessionView, not_found};
 use crate::services::ServiceError;
 use crate::services::replicas::peer::{PeerError, PeerSocket};
-use crate::services::replicas::{Place, RENEW_EVERY, Replicas};
+use crate::services::replicas::{Place, Replicas};
 use crate::store::{Store, StoredSession};
 use crate::terminal::session::Mode;
 use crate::workspace::WorkspaceId;
@@ -153,42 +152,19 @@ pub(super) fn watch_kills(
     shutdown: &CancellationToken,
 ) {
     let registry = Arc::downgrade(registry);
-    let (store, replicas, stop) = (store.clone(), replicas.clone(), shutdown.clone());
-    let mut announced = Some(replicas.subscribe());
-    tokio::spawn(async move {
-        let mut sweep = tokio::time::interval(RENEW_EVERY);
-        loop {
-            let heard = async {
-                match announced.as_mut() {
-                    Some(rx) => rx.recv().await,
-                    None => std::future::pending().await,
-                }
+    let (store, holder) = (store.clone(), replicas.clone());
+    replicas.watch(KILL, shutdown, move |announced| {
+        let (registry, store, holder) = (registry.upgrade(), store.clone(), holder.clone());
+        async move {
+            let Some(registry) = registry else {
+                return false;
             };
-            let woken = tokio::select! {
-                () = stop.cancelled() => return,
-                _ = sweep.tick() => None,
-                heard = heard => match heard {
-                    Ok(payload) => Some(payload),
-                    Err(RecvError::Lagged(_)) => None,
-                    Err(RecvError::Closed) => {
-                        announced = None;
-                        None
-                    }
-                },
-            };
-            let Some(registry) = registry.upgrade() else {
-                return;
-            };
-            // An announcement about a session held elsewhere, or about something else, is not
-            // this replica's to act on.
-            if let Some(payload) = woken {
-                match payload.strip_prefix(KILL) {
-                    Some(id) if registry.by_id(id).is_some() => {}
-                    _ => continue,
-                }
+            // A session held elsewhere is not this replica's to act on.
+            if announced.is_some_and(|id| registry.by_id(&id).is_none()) {
+                return true;
             }
             // The table says which were asked to be killed: an announcement only wakes it up.
-            match store.killed_terminal_sessions(replicas.id()).await {
+            match store.killed_terminal_sessions(holder.id()).await {
                 Ok(ids) => {
                     for session in ids.iter().filter_map(|id| registry.by_id(id)) {
                         session.kill().await;
@@ -196,6 +172,7 @@ pub(super) fn watch_kills(
                 }
                 Err(e) => tracing::warn!(error = %e, "reading which terminal sessions to kill"),
             }
+            true
         }
     });
 }
