@@ -12,7 +12,7 @@ use crate::auth::{
 mod browser;
 
 pub use self::browser::{BrowserSession, SESSIONS_KEPT};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoredTicket};
 use crate::workspace::{Workspace, WorkspaceId};
 
 /// How long a terminal ticket stays valid (SPEC §4).
@@ -151,35 +151,51 @@ impl Access {
         }
     }
 
-    /// Issues a single-use terminal ticket for `ws`; with `view_session`, one that may only
-    /// view that resumable session.
+    /// Issues `caller` a single-use terminal ticket for `ws`; with `view_session`, one that may
+    /// only view that resumable session. The ticket ends with the token of `caller`.
     pub async fn issue_ticket(
         &self,
+        caller: &Caller,
         ws: WorkspaceId,
         view_session: Option<&str>,
     ) -> Result<String, StoreError> {
         let ticket = generate_token();
         let now = now_ms();
         let ttl = i64::try_from(TICKET_TTL.as_millis()).unwrap_or(i64::MAX);
+        let stored = StoredTicket {
+            workspace_id: ws,
+            view_session: view_session.map(str::to_owned),
+            credential_id: caller.credential(),
+            expires_at_ms: now.saturating_add(ttl),
+        };
         self.store
-            .insert_ticket(&hash_token(&ticket), ws, view_session, now + ttl, now)
+            .insert_ticket(&hash_token(&ticket), &stored, now)
             .await?;
         Ok(ticket)
     }
 
     /// Redeems a ticket for workspace `ws`: the caller, and the session it may only view if it
-    /// is a viewer's ticket. The ticket is spent whatever the outcome.
+    /// is a viewer's ticket. The ticket is spent whatever the outcome; one whose token has been
+    /// revoked since is refused.
     pub async fn redeem_ticket(
         &self,
         ticket: &str,
         ws: WorkspaceId,
     ) -> Result<(Caller, Option<String>), AuthError> {
-        match self.store.take_ticket(&hash_token(ticket)).await? {
-            Some(t) if t.workspace_id == ws && t.expires_at_ms > now_ms() => {
-                Ok((Caller::Ticket { workspace_id: ws }, t.view_session))
-            }
-            _ => Err(AuthError::Invalid),
+        let t = match self.store.take_ticket(&hash_token(ticket)).await? {
+            Some(t) if t.workspace_id == ws && t.expires_at_ms > now_ms() => t,
+            _ => return Err(AuthError::Invalid),
+        };
+        if let Some(id) = t.credential_id
+            && !self.store.revoked_credentials(&[id]).await?.is_empty()
+        {
+            return Err(AuthError::Invalid);
         }
+        let caller = Caller::Ticket {
+            workspace_id: ws,
+            credential: t.credential_id,
+        };
+        Ok((caller, t.view_session))
     }
 }
 

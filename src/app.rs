@@ -29,6 +29,7 @@ use crate::services::files::Files;
 use crate::services::health::Health;
 use crate::services::plugins::Plugins;
 use crate::services::replicas::{Peer, Replicas};
+use crate::services::revocations::Revocations;
 use crate::services::terminal::Terminals;
 use crate::services::tokens::Tokens;
 use crate::services::workspaces::Workspaces;
@@ -142,13 +143,14 @@ impl App {
                 )),
             },
         };
+        let revocations = Revocations::start(store.clone(), replicas.clone(), &shutdown);
         let services = Services {
             workspaces: Arc::new(Workspaces::new(
                 ports.clone(),
                 access.clone(),
                 control_plane,
             )),
-            tokens: Arc::new(Tokens::new(store.clone())),
+            tokens: Arc::new(Tokens::new(store.clone(), revocations.clone())),
             terminal: Arc::new(Terminals::new(
                 ports.clone(),
                 access.clone(),
@@ -180,6 +182,7 @@ impl App {
             allowlists: Arc::new(Allowlists::new(store.clone())),
             health: Arc::new(Health::new(ports)),
             replicas,
+            revocations,
         };
         // Runs an earlier server left running (it did not shut down cleanly) are over.
         let cut = services.exec.runs.recover().await;

@@ -54,8 +54,12 @@ pub enum Caller {
         token_id: Uuid,
         workspace_id: WorkspaceId,
     },
-    /// A single-use terminal ticket, already consumed, for one workspace.
-    Ticket { workspace_id: WorkspaceId },
+    /// A single-use terminal ticket, already consumed, for one workspace; `credential` is the
+    /// token it was minted with (`None`: the admin token).
+    Ticket {
+        workspace_id: WorkspaceId,
+        credential: Option<Uuid>,
+    },
 }
 
 impl Caller {
@@ -66,7 +70,17 @@ impl Caller {
             Caller::Admin { dev_open: true } => "admin:dev-open".to_owned(),
             Caller::Org { token_id, .. } => format!("org_token:{token_id}"),
             Caller::Workspace { token_id, .. } => format!("workspace_token:{token_id}"),
-            Caller::Ticket { workspace_id } => format!("terminal_ticket:{workspace_id}"),
+            Caller::Ticket { workspace_id, .. } => format!("terminal_ticket:{workspace_id}"),
+        }
+    }
+
+    /// The revocable token behind this caller: its own, or the one a ticket was minted with.
+    /// `None` for the admin token, which cannot be revoked.
+    pub fn credential(&self) -> Option<Uuid> {
+        match self {
+            Caller::Admin { .. } => None,
+            Caller::Org { token_id, .. } | Caller::Workspace { token_id, .. } => Some(*token_id),
+            Caller::Ticket { credential, .. } => *credential,
         }
     }
 
@@ -105,7 +119,7 @@ pub fn workspace_access(
         Caller::Admin { .. } | Caller::Org { org: None, .. } => Access::Granted,
         Caller::Org { org: Some(org), .. } if org_of_target == Some(*org) => Access::Granted,
         Caller::Org { .. } => Access::Hidden,
-        Caller::Workspace { workspace_id, .. } | Caller::Ticket { workspace_id }
+        Caller::Workspace { workspace_id, .. } | Caller::Ticket { workspace_id, .. }
             if *workspace_id == target =>
         {
             Access::Granted
@@ -168,7 +182,10 @@ mod tests {
         assert_eq!(workspace_access(&anchored, w1, None), Access::Hidden);
         assert_eq!(workspace_access(&own, w1, None), Access::Granted);
         assert_eq!(workspace_access(&own, w2, None), Access::Unauthorized);
-        let ticket = Caller::Ticket { workspace_id: w2 };
+        let ticket = Caller::Ticket {
+            workspace_id: w2,
+            credential: None,
+        };
         assert_eq!(workspace_access(&ticket, w1, None), Access::Unauthorized);
     }
 

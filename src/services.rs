@@ -9,6 +9,7 @@ pub mod files;
 pub mod health;
 pub mod plugins;
 pub mod replicas;
+pub mod revocations;
 pub mod terminal;
 pub mod tokens;
 pub mod views;
@@ -41,6 +42,8 @@ pub struct Services {
     pub health: Arc<health::Health>,
     /// This replica, among the others on one database (SPEC §16).
     pub replicas: Arc<replicas::Replicas>,
+    /// The live terminal sockets of each token, closed when it is revoked.
+    pub revocations: Arc<revocations::Revocations>,
 }
 
 /// Refuses to work on a removed workspace; a removed one can still be read and deleted.

@@ -111,6 +111,8 @@ pub struct StoredTicket {
     pub workspace_id: WorkspaceId,
     /// The resumable session it may only view, if it is a viewer's ticket.
     pub view_session: Option<String>,
+    /// The token it was minted with (`None`: the admin token), whose revocation ends it.
+    pub credential_id: Option<Uuid>,
     pub expires_at_ms: i64,
 }
 
@@ -234,18 +236,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     async fn touch_org_token(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError>;
 
-    /// Stores a terminal ticket (one that only views `view_session`, when given); expired
-    /// tickets are purged on the way.
+    /// Stores a terminal ticket by its hash; tickets expired before `now_ms` are purged on the
+    /// way.
     async fn insert_ticket(
         &self,
         hash: &str,
-        ws: WorkspaceId,
-        view_session: Option<&str>,
-        expires_at_ms: i64,
+        ticket: &StoredTicket,
         now_ms: i64,
     ) -> Result<(), StoreError>;
     /// Removes and returns a ticket: each ticket is taken once.
     async fn take_ticket(&self, hash: &str) -> Result<Option<StoredTicket>, StoreError>;
+    /// Which of `ids` are no live workspace or org token any more (revoked, or never were).
+    async fn revoked_credentials(&self, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError>;
 
     /// Stores a browser session (its hash, and the hash of the bearer that opened it), purging
     /// expired ones and keeping only that bearer's newest `keep`.

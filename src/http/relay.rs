@@ -8,12 +8,16 @@ use tokio_tungstenite::tungstenite::Message as TMessage;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame as TClose;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+use crate::services::revocations::Watch;
+use crate::terminal::protocol::{CLOSE_REVOKED, REVOKED_REASON};
+
 /// A socket this server opened to another server.
 pub type Upstream =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Copies frames between `client` and `upstream` until either side closes.
-pub async fn relay(client: WebSocket, upstream: Upstream) {
+/// Copies frames between `client` and `upstream` until either side closes, or until the token
+/// of `watch` is revoked: then the client gets a close 1008 and the upstream a plain close.
+pub async fn relay(client: WebSocket, upstream: Upstream, watch: Option<Watch>) {
     let (mut client_tx, mut client_rx) = client.split();
     let (mut up_tx, mut up_rx) = upstream.split();
     let to_upstream = async {
@@ -61,5 +65,17 @@ pub async fn relay(client: WebSocket, upstream: Upstream) {
         }
         let _ = client_tx.close().await;
     };
-    tokio::select! { () = to_upstream => {}, () = to_client => {} }
+    let revoked = watch.as_ref().map(|w| w.revoked().clone());
+    let revoked = revoked.unwrap_or_default();
+    tokio::select! {
+        () = to_upstream => return,
+        () = to_client => return,
+        () = revoked.cancelled() => {}
+    }
+    let closing = AxClose {
+        code: CLOSE_REVOKED,
+        reason: REVOKED_REASON.into(),
+    };
+    let _ = client_tx.send(AxMessage::Close(Some(closing))).await;
+    let _ = up_tx.send(TMessage::Close(None)).await;
 }

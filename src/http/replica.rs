@@ -78,7 +78,8 @@ async fn resume(
     let mode = if q.view { Mode::View } else { Mode::Write };
     let terminals = &state.services.terminal;
     let attaching = terminals.resume_here(workspace(&id)?, &sid, q.offset, mode)?;
-    Ok(upgrade.on_upgrade(move |socket| super::terminal::attach(attaching, socket)))
+    // The asking replica closes its client's socket if the client's token is revoked.
+    Ok(upgrade.on_upgrade(move |socket| super::terminal::attach(attaching, socket, None)))
 }
 
 async fn list(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {

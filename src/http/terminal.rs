@@ -19,6 +19,7 @@ use super::error::ApiError;
 use super::extract::Query;
 use super::relay::relay;
 use crate::app::AppState;
+use crate::services::revocations::Watch;
 use crate::services::terminal::{Attaching, Opened, Resumed, TicketBody};
 use crate::terminal::session::Mode;
 
@@ -26,7 +27,7 @@ use crate::terminal::session::Mode;
 /// WebSocket; with `{"session": sid, "mode": "view"}`, one that only views that session.
 pub async fn ticket(
     State(state): State<AppState>,
-    WorkspaceCaller { workspace, .. }: WorkspaceCaller,
+    WorkspaceCaller { caller, workspace }: WorkspaceCaller,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let body: Option<TicketBody> = match body.iter().all(u8::is_ascii_whitespace) {
@@ -36,7 +37,11 @@ pub async fn ticket(
                 .map_err(|e| ApiError::bad_request(format!("invalid ticket body: {e}")))?,
         ),
     };
-    let ticket = state.services.terminal.ticket(&workspace, body).await?;
+    let ticket = state
+        .services
+        .terminal
+        .ticket(&caller, &workspace, body)
+        .await?;
     Ok(axum::Json(ticket).into_response())
 }
 
@@ -63,6 +68,8 @@ pub async fn terminal(
 ) -> Result<Response, ApiError> {
     let WorkspaceCaller { caller, workspace } = admitted;
     let terminals = &state.services.terminal;
+    // The socket closes when the token that opened it is revoked (SPEC §16).
+    let watch = state.services.revocations.watch(&caller);
     let upgraded = |u: Result<WebSocketUpgrade, _>| {
         u.map(|u| u.read_buffer_size(SOCKET_BUFFER_BYTES).write_buffer_size(0))
             .map_err(|_| ApiError::bad_request("expected a WebSocket upgrade"))
@@ -82,7 +89,7 @@ pub async fn terminal(
             let prepared = terminals.prepare(&workspace, q.cols, q.rows)?;
             let upgrade = upgraded(upgrade)?;
             return Ok(match terminals.open_session(caller, prepared).await? {
-                Ok(attaching) => upgrade.on_upgrade(move |s| attach(attaching, s)),
+                Ok(attaching) => upgrade.on_upgrade(move |s| attach(attaching, s, watch)),
                 Err(refused) => upgrade.on_upgrade(move |s| report_error(s, refused)),
             });
         }
@@ -98,7 +105,7 @@ pub async fn terminal(
                 // The bridge already joins output into frames of up to 64 KiB: small socket
                 // buffers cost an idle session little and lose nothing.
                 Opened::Shell(pending) => upgrade.on_upgrade(move |socket| {
-                    let (tx, rx) = frames(socket);
+                    let (tx, rx) = frames(socket, watch);
                     pending.run(tx, rx)
                 }),
                 Opened::Refused(message) => {
@@ -109,13 +116,19 @@ pub async fn terminal(
     };
     let upgrade = upgraded(upgrade)?;
     Ok(match attaching {
-        Resumed::Here(attaching) => upgrade.on_upgrade(move |socket| attach(attaching, socket)),
+        Resumed::Here(attaching) => {
+            upgrade.on_upgrade(move |socket| attach(attaching, socket, watch))
+        }
         // Held by another replica (SPEC §16): its frames pass through as they are.
-        Resumed::There(peer) => upgrade.on_upgrade(move |socket| relay(socket, *peer)),
+        Resumed::There(peer) => upgrade.on_upgrade(move |socket| relay(socket, *peer, watch)),
     })
 }
 
-pub(super) async fn attach(attaching: Attaching, socket: axum::extract::ws::WebSocket) {
-    let (tx, rx) = frames(socket);
+pub(super) async fn attach(
+    attaching: Attaching,
+    socket: axum::extract::ws::WebSocket,
+    watch: Option<Watch>,
+) {
+    let (tx, rx) = frames(socket, watch);
     attaching.run(tx, rx).await;
 }

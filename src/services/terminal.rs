@@ -101,9 +101,11 @@ impl Terminals {
         }
     }
 
-    /// A ticket for `ws`; with a body naming a session, one that only views that session.
+    /// A ticket for `caller` to `ws`; with a body naming a session, one that only views that
+    /// session.
     pub async fn ticket(
         &self,
+        caller: &Caller,
         ws: &Workspace,
         body: Option<TicketBody>,
     ) -> Result<Ticket, ServiceError> {
@@ -120,7 +122,10 @@ impl Terminals {
             }
         };
         Ok(Ticket {
-            ticket: self.access.issue_ticket(ws.id, view.as_deref()).await?,
+            ticket: self
+                .access
+                .issue_ticket(caller, ws.id, view.as_deref())
+                .await?,
             expires_in: TICKET_TTL.as_secs(),
         })
     }

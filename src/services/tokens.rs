@@ -6,6 +6,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::revocations::Revocations;
 use super::views::{NewToken, OrgTokenView, Revoked, TokenList, WorkspaceTokenView};
 use super::{ServiceError, live};
 use crate::access::new_secret;
@@ -27,11 +28,13 @@ pub struct OrgTokenBody {
 
 pub struct Tokens {
     store: Arc<dyn Store>,
+    /// Closes a revoked token's live terminals, here and on the other replicas.
+    revocations: Arc<Revocations>,
 }
 
 impl Tokens {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn Store>, revocations: Arc<Revocations>) -> Self {
+        Self { store, revocations }
     }
 
     /// Mints a token for `ws`, within its quota of live tokens.
@@ -92,6 +95,7 @@ impl Tokens {
         {
             return Err(ServiceError::NotFound("token not found".into()));
         }
+        self.revocations.revoked(token_id).await;
         audit::workspace_event(&*self.store, ws.id, caller, "DELETE", "token revoked").await;
         Ok(Revoked {
             status: "revoked",
@@ -167,6 +171,7 @@ impl Tokens {
         {
             return Err(ServiceError::NotFound("token not found".into()));
         }
+        self.revocations.revoked(token_id).await;
         tracing::info!(%token_id, revoked_by = %caller.actor(), "org token revoked");
         Ok(Revoked {
             status: "revoked",

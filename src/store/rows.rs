@@ -166,6 +166,7 @@ impl From<AllowlistRow> for AllowlistEntry {
 pub struct TicketRow {
     pub workspace_id: Uuid,
     pub view_session: Option<String>,
+    pub credential_id: Option<Uuid>,
     pub expires_at_ms: i64,
 }
 

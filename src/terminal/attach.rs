@@ -37,6 +37,8 @@ pub enum Left {
     ClientClosed,
     Idle,
     Shutdown,
+    /// The token that opened the socket was revoked (the session lives on).
+    Revoked,
 }
 
 /// Attaches `tx`/`rx` to `session` until the client leaves, the shell ends or `cancel` fires.
@@ -129,6 +131,11 @@ where
             _ = end.changed() => {}
             frame = rx.next() => match frame.unwrap_or(ClientFrame::Close) {
                 ClientFrame::Close => break,
+                ClientFrame::Revoked => {
+                    left = Left::Revoked;
+                    closing = Some(ServerFrame::revoked());
+                    break;
+                }
                 ClientFrame::Input(bytes) => {
                     last_activity = Instant::now();
                     if mode == Mode::View {

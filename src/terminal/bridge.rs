@@ -176,6 +176,11 @@ where
                     stats.end = "client_closed";
                     break;
                 }
+                ClientFrame::Revoked => {
+                    stats.end = "revoked";
+                    closing.push(ServerFrame::revoked());
+                    break;
+                }
             },
             _ = ping.tick() => {
                 if tx.send(ServerFrame::Ping).await.is_err() {

@@ -9,6 +9,10 @@ use crate::backend::TermSize;
 pub const CLOSE_NORMAL: u16 = 1000;
 /// Close code when the server goes away or the session sat idle.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code when the token that opened the socket was revoked.
+pub const CLOSE_REVOKED: u16 = 1008;
+/// Close reason when the token that opened the socket was revoked.
+pub const REVOKED_REASON: &str = "token revoked";
 /// Close code after an error (preceded by an `Error: …\r\n` text frame).
 pub const CLOSE_ERROR: u16 = 1011;
 /// Largest terminal dimension accepted, in cells.
@@ -25,6 +29,8 @@ pub enum ClientFrame {
     BadControl(String),
     /// The client closed the socket (or it broke).
     Close,
+    /// The token that opened the socket was revoked: the server closes it.
+    Revoked,
     /// Anything else (pings, pongs): counts as activity, nothing more.
     Other,
 }
@@ -122,6 +128,14 @@ impl ServerFrame {
         Self::Close {
             code: CLOSE_NORMAL,
             reason: format!(r#"{{"exit_code":{code}}}"#),
+        }
+    }
+
+    /// Closes a socket whose token was revoked.
+    pub fn revoked() -> Self {
+        Self::Close {
+            code: CLOSE_REVOKED,
+            reason: REVOKED_REASON.into(),
         }
     }
 

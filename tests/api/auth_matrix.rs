@@ -5,6 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use workspace_server::auth::hash_token;
 use workspace_server::http::ROUTES;
+use workspace_server::store::StoredTicket;
 use workspace_server::workspace::WorkspaceId;
 
 use crate::helpers::{TestApp, json_of};
@@ -255,9 +256,15 @@ async fn ticket_for(app: &TestApp, cred: Cred, f: &Fixture) -> Option<String> {
             let ticket = "expired-ticket-for-the-auth-matrix-0123456789";
             let now = chrono::Utc::now().timestamp_millis();
             let id = WorkspaceId(f.target.parse().unwrap());
+            let stored = StoredTicket {
+                workspace_id: id,
+                view_session: None,
+                credential_id: None,
+                expires_at_ms: now - 1_000,
+            };
             app.store()
                 .await
-                .insert_ticket(&hash_token(ticket), id, None, now - 1_000, now - 31_000)
+                .insert_ticket(&hash_token(ticket), &stored, now - 31_000)
                 .await
                 .unwrap();
             Some(ticket.to_owned())

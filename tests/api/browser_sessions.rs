@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use workspace_server::auth::hash_token;
 
 use crate::helpers::{Options, TestApp, json_of};
-use crate::support::terminal::{Socket, read_until};
+use crate::support::terminal::{Socket, read_until, terminal_end};
 
 /// `GET /workspaces` with `cookie` and `origin`: the status and the error, if any.
 async fn list_with(app: &TestApp, cookie: &str, origin: Option<&str>) -> (u16, Value) {
@@ -134,6 +134,32 @@ async fn the_cookie_is_http_only_strict_and_secure_unless_plain_http_to_loopback
     assert_eq!(again.send().await.unwrap().status(), 401);
     let bad = app.post("/auth/session").bearer_auth("not-a-token");
     assert_eq!(bad.send().await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn revoking_the_bearer_behind_a_cookie_closes_the_terminal_it_opened() {
+    let app = TestApp::spawn().await;
+    let id = app.create_local(json!({ "name": "cookie-revoked" })).await;
+    let (bearer, token_id) = app.workspace_token(&id).await;
+    let cookie = app.browser_session(&bearer).await;
+    let mut socket = terminal(&app, &id, &cookie, Some(&own(&app)))
+        .await
+        .unwrap();
+    socket
+        .send(Message::Binary(b"echo cookie-$((3+4))\r".to_vec().into()))
+        .await
+        .unwrap();
+    read_until(&mut socket, "cookie-7").await;
+    let path = format!("/workspaces/{id}/tokens/{token_id}");
+    let (status, _) = app.call(Method::DELETE, &path, &app.admin, None).await;
+    assert_eq!(status, 200);
+    let (_, close) = terminal_end(&mut socket, 2).await;
+    let close = close.map(|(code, reason)| (u16::from(code), reason));
+    assert_eq!(close, Some((1008, "token revoked".to_owned())));
+    // And the cookie opens nothing more.
+    let again = terminal(&app, &id, &cookie, Some(&own(&app))).await;
+    assert_eq!(again.err(), Some(401));
+    app.remove(&id).await;
 }
 
 #[tokio::test]

@@ -228,7 +228,8 @@ async fn two_replicas_behind_haproxy_serve_every_client_whichever_replica_it_rea
         assert!(took < Duration::from_millis(500), "closed after {took:?}");
     }
 
-    // A token revoked on A is refused by B within a second.
+    // A token revoked on A is refused by B within a second, and the sockets it opened on B
+    // close: its own session there, and its resume through B of a session A holds.
     let (status, token) =
         c.a.call("POST", &format!("/workspaces/{id}/tokens"), None)
             .await;
@@ -242,7 +243,18 @@ async fn two_replicas_behind_haproxy_serve_every_client_whichever_replica_it_rea
             .send()
     };
     assert_eq!(as_token(&c.b).await.unwrap().status(), 200);
+    let on_b = format!("{ws_b}/workspaces/{id}/terminal?session=new");
+    let on_b = crate::session_client::attach_url(&on_b, Some(&bearer));
+    let mut on_b = on_b.await.unwrap();
+    let held_by_a = terminal(&c.a.base, &id, "session=new").await;
+    let relayed = format!(
+        "{ws_b}/workspaces/{id}/terminal?session={}&offset=0",
+        held_by_a.id()
+    );
+    let relayed = crate::session_client::attach_url(&relayed, Some(&bearer));
+    let mut relayed = relayed.await.unwrap();
     let token_id = token["id"].as_str().unwrap();
+    let asked = Instant::now();
     let (status, _) =
         c.a.call(
             "DELETE",
@@ -258,6 +270,24 @@ async fn two_replicas_behind_haproxy_serve_every_client_whichever_replica_it_rea
         refused_in.await.is_some(),
         "B still took the revoked token after 1 s"
     );
+    for socket in [&mut on_b, &mut relayed] {
+        while socket.read_frame().await {}
+        let took = asked.elapsed();
+        let close = socket.close.clone().map(|(c, r)| (u16::from(c), r));
+        assert_eq!(close, Some((1008, "token revoked".to_owned())));
+        assert!(took < Duration::from_secs(1), "closed after {took:?}");
+    }
+    // The session A holds lives on: only the revoked token's socket to it closed.
+    let at = held_by_a.offset();
+    drop(held_by_a.socket);
+    let mut again = terminal(
+        &c.b.base,
+        &id,
+        &format!("session={}&offset={at}", relayed.id()),
+    )
+    .await;
+    again.send("echo alive-$((5+5))\r").await;
+    assert!(again.read_until("alive-10", 0).await);
 }
 
 #[tokio::test]

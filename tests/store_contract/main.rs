@@ -18,7 +18,7 @@ use records::{activity_is_newest_first, allowlists_are_replaced_whole};
 use replicas::{announcements_reach_every_listener, replicas_hold_sessions_under_leases};
 use tokens::{
     browser_sessions_expire_end_and_are_capped, exec_runs_are_kept_finished_and_purged, org_tokens,
-    tickets_are_taken_once, workspace_tokens,
+    revoked_credentials_are_those_no_longer_live, tickets_are_taken_once, workspace_tokens,
 };
 use workspaces::{
     a_new_instance_id_drops_the_pinned_host_key, concurrent_parent_changes_never_make_a_cycle,
@@ -68,6 +68,7 @@ async fn contract(store: Arc<dyn Store>, carries_announcements: bool) {
     workspace_tokens(&*store).await;
     org_tokens(&*store).await;
     tickets_are_taken_once(&*store).await;
+    revoked_credentials_are_those_no_longer_live(&*store).await;
     browser_sessions_expire_end_and_are_capped(&*store).await;
     exec_runs_are_kept_finished_and_purged(&*store).await;
     activity_is_newest_first(&*store).await;

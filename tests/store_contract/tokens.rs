@@ -157,34 +157,92 @@ pub async fn org_tokens(store: &dyn Store) {
 
 pub async fn tickets_are_taken_once(store: &dyn Store) {
     let ws = WorkspaceId::new();
-    let hash = format!("ticket-{ws}");
-    store
-        .insert_ticket(&hash, ws, None, 2_000, 1_000)
-        .await
-        .unwrap();
-    let taken = StoredTicket {
+    let ticket = |view: Option<&str>, credential: Option<Uuid>, expires_at_ms: i64| StoredTicket {
         workspace_id: ws,
-        view_session: None,
-        expires_at_ms: 2_000,
+        view_session: view.map(str::to_owned),
+        credential_id: credential,
+        expires_at_ms,
     };
-    assert_eq!(store.take_ticket(&hash).await.unwrap(), Some(taken));
+    let hash = format!("ticket-{ws}");
+    let plain = ticket(None, None, 2_000);
+    store.insert_ticket(&hash, &plain, 1_000).await.unwrap();
+    assert_eq!(store.take_ticket(&hash).await.unwrap(), Some(plain));
     assert_eq!(store.take_ticket(&hash).await.unwrap(), None);
-    // A viewer's ticket keeps the session it may view.
+    // A viewer's ticket keeps the session it may view, and a ticket the token it was minted with.
     let viewer = format!("viewer-{ws}");
-    store
-        .insert_ticket(&viewer, ws, Some("0123abcd"), 2_000, 1_000)
-        .await
-        .unwrap();
-    let taken = store.take_ticket(&viewer).await.unwrap().unwrap();
-    assert_eq!(taken.view_session.as_deref(), Some("0123abcd"));
+    let minted = ticket(Some("0123abcd"), Some(Uuid::new_v4()), 2_000);
+    store.insert_ticket(&viewer, &minted, 1_000).await.unwrap();
+    assert_eq!(store.take_ticket(&viewer).await.unwrap(), Some(minted));
     // Inserting purges tickets that expired before `now`.
     let stale = format!("stale-{ws}");
-    store.insert_ticket(&stale, ws, None, 10, 5).await.unwrap();
     store
-        .insert_ticket(&format!("fresh-{ws}"), ws, None, 100, 50)
+        .insert_ticket(&stale, &ticket(None, None, 10), 5)
+        .await
+        .unwrap();
+    store
+        .insert_ticket(&format!("fresh-{ws}"), &ticket(None, None, 100), 50)
         .await
         .unwrap();
     assert_eq!(store.take_ticket(&stale).await.unwrap(), None);
+}
+
+pub async fn revoked_credentials_are_those_no_longer_live(store: &dyn Store) {
+    let ws = workspace(None);
+    store.insert_workspace(&ws).await.unwrap();
+    let live = WorkspaceToken {
+        id: Uuid::new_v4(),
+        workspace_id: ws.id,
+        prefix: "live".into(),
+        created_at: Utc::now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    let revoked = WorkspaceToken {
+        id: Uuid::new_v4(),
+        prefix: "gone".into(),
+        ..live.clone()
+    };
+    for t in [&live, &revoked] {
+        let hash = format!("credential-{}", t.id);
+        assert!(store.insert_workspace_token(t, &hash, 10).await.unwrap());
+    }
+    let org = OrgToken {
+        id: Uuid::new_v4(),
+        prefix: "org".into(),
+        name: "ops".into(),
+        created_by: "admin".into(),
+        org_id: None,
+        created_at: Utc::now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    store
+        .insert_org_token(&org, &format!("credential-{}", org.id))
+        .await
+        .unwrap();
+    let unknown = Uuid::new_v4();
+    let all = [live.id, revoked.id, org.id, unknown];
+    assert_eq!(
+        store.revoked_credentials(&all).await.unwrap(),
+        vec![unknown]
+    );
+    assert!(
+        store
+            .revoke_workspace_token(ws.id, revoked.id, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .revoke_org_token(org.id, None, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.revoked_credentials(&all).await.unwrap(),
+        vec![revoked.id, org.id, unknown]
+    );
+    assert!(store.revoked_credentials(&[]).await.unwrap().is_empty());
 }
 
 pub async fn browser_sessions_expire_end_and_are_capped(store: &dyn Store) {

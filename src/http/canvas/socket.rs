@@ -29,7 +29,7 @@ pub(super) async fn websocket(
             return unavailable();
         }
     };
-    let mut response = upgrade.on_upgrade(move |client| relay(client, upstream));
+    let mut response = upgrade.on_upgrade(move |client| relay(client, upstream, None));
     response.extensions_mut().insert(Proxied);
     response
 }

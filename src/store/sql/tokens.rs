@@ -164,9 +164,7 @@ macro_rules! token_methods {
             async fn insert_ticket(
                 &self,
                 hash: &str,
-                ws: WorkspaceId,
-                view_session: Option<&str>,
-                expires_at_ms: i64,
+                ticket: &StoredTicket,
                 now_ms: i64,
             ) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin().await?;
@@ -176,12 +174,14 @@ macro_rules! token_methods {
                     .await?;
                 sqlx::query(
                     "INSERT INTO terminal_tickets \
-                     (ticket_hash, workspace_id, view_session, expires_at_ms) VALUES ($1, $2, $3, $4)",
+                     (ticket_hash, workspace_id, view_session, credential_id, expires_at_ms) \
+                     VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(hash)
-                .bind(ws.0)
-                .bind(view_session)
-                .bind(expires_at_ms)
+                .bind(ticket.workspace_id.0)
+                .bind(ticket.view_session.as_deref())
+                .bind(ticket.credential_id)
+                .bind(ticket.expires_at_ms)
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
@@ -194,7 +194,7 @@ macro_rules! token_methods {
             ) -> Result<Option<StoredTicket>, StoreError> {
                 Ok(sqlx::query_as::<_, TicketRow>(
                     "DELETE FROM terminal_tickets WHERE ticket_hash = $1 \
-                     RETURNING workspace_id, view_session, expires_at_ms",
+                     RETURNING workspace_id, view_session, credential_id, expires_at_ms",
                 )
                 .bind(hash)
                 .fetch_optional(&self.pool)
@@ -202,8 +202,28 @@ macro_rules! token_methods {
                 .map(|r| StoredTicket {
                     workspace_id: WorkspaceId(r.workspace_id),
                     view_session: r.view_session,
+                    credential_id: r.credential_id,
                     expires_at_ms: r.expires_at_ms,
                 }))
+            }
+
+            async fn revoked_credentials(&self, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
+                let mut revoked = Vec::new();
+                for id in ids {
+                    let live: i64 = sqlx::query_scalar(
+                        "SELECT (SELECT COUNT(*) FROM workspace_auth_tokens \
+                                 WHERE id = $1 AND revoked_at IS NULL) \
+                              + (SELECT COUNT(*) FROM org_api_tokens \
+                                 WHERE id = $1 AND revoked_at IS NULL)",
+                    )
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                    if live == 0 {
+                        revoked.push(*id);
+                    }
+                }
+                Ok(revoked)
             }
         ] }
     };
