@@ -120,6 +120,8 @@ fn size() -> (u16, u16) {
 enum Ended {
     Exited(u8),
     Dropped,
+    /// The server closed the socket because the token was revoked: no reconnection can work.
+    Revoked,
     Disconnect,
     Detach,
 }
@@ -145,6 +147,9 @@ pub async fn run(client: &Client, workspace: &str, resume: Option<String>) -> an
                 match state.attached(socket, &mut keys, &mut winch).await? {
                     Ended::Exited(code) => return Ok(code),
                     Ended::Dropped => {}
+                    Ended::Revoked => {
+                        bail!("the token was revoked; the server closed the terminal")
+                    }
                     left => return Ok(leave(raw, left, workspace, &state)),
                 }
             }
@@ -153,6 +158,8 @@ pub async fn run(client: &Client, workspace: &str, resume: Option<String>) -> an
             Err(e) if e.to_string().contains("404") => {
                 bail!("the session has ended")
             }
+            // A refused token stays refused: retrying would only wait out the give-up time.
+            Err(e) if e.to_string().contains("401") => return Err(e),
             Err(_) => {}
         }
         let since = *down_since.get_or_insert_with(tokio::time::Instant::now);
@@ -291,6 +298,9 @@ impl State {
                         }
                     }
                     Some(Ok(Message::Close(frame))) => {
+                        if frame.as_ref().is_some_and(|f| f.code == CloseCode::Policy) {
+                            return Ok(Ended::Revoked);
+                        }
                         let exited = frame
                             .filter(|f| f.code == CloseCode::Normal)
                             .and_then(|f| serde_json::from_str::<Exited>(&f.reason).ok());

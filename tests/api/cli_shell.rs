@@ -1,7 +1,8 @@
 //! `workspace-server shell` under a real terminal (tmux) against the real server and Docker,
 //! through a relay the test cuts: output made while the connection is down arrives, typing done
 //! meanwhile reaches the shell, the remote exit code is the CLI's, and the terminal is left in
-//! cooked mode; `~&` detaches and the command it prints reattaches to the same shell.
+//! cooked mode; `~&` detaches and the command it prints reattaches to the same shell; a revoked
+//! token ends it at once.
 
 use serde_json::json;
 
@@ -11,6 +12,11 @@ use crate::support::tmux::Tmux;
 
 /// A local shell in a real terminal, with the client on its `PATH` pointed at `relay`.
 async fn local_terminal(app: &TestApp, relay: &Relay) -> Tmux {
+    terminal_with(relay, &app.admin).await
+}
+
+/// The same, the client holding `token`.
+async fn terminal_with(relay: &Relay, token: &str) -> Tmux {
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_workspace-server"));
     let path = format!("{}:/usr/bin:/bin", bin.parent().unwrap().display());
     let term = Tmux::start(
@@ -18,7 +24,7 @@ async fn local_terminal(app: &TestApp, relay: &Relay) -> Tmux {
         &[
             ("PATH", path),
             ("WORKSPACE_SERVER_URL", format!("http://{}", relay.addr)),
-            ("WORKSPACE_SERVER_TOKEN", app.admin.clone()),
+            ("WORKSPACE_SERVER_TOKEN", token.to_owned()),
         ],
     )
     .await;
@@ -123,5 +129,35 @@ async fn detaching_prints_the_command_that_reattaches_to_the_same_shell() {
         cooked(&screen[screen.rfind("EXIT=4").unwrap()..]),
         "{screen}"
     );
+    app.remove(&id).await;
+}
+
+#[tokio::test]
+async fn a_revoked_token_ends_the_shell_at_once_with_a_clear_message() {
+    let app = TestApp::spawn().await;
+    let id = app.create_local(json!({ "name": "cli-revoked" })).await;
+    let (token, token_id) = app.workspace_token(&id).await;
+    let relay = Relay::start(app.addr).await;
+    let term = terminal_with(&relay, &token).await;
+    // By id: a workspace token cannot list workspaces to find one by name.
+    term.line(&format!(
+        "workspace-server shell {id}; echo EXIT=$?; stty -a"
+    ))
+    .await;
+    term.line("echo h''i").await;
+    term.wait_line(30, |l| l == "hi").await;
+    let path = format!("/workspaces/{id}/tokens/{token_id}");
+    let (status, _) = app
+        .call(reqwest::Method::DELETE, &path, &app.admin, None)
+        .await;
+    assert_eq!(status, 200);
+    // No reconnecting for minutes with a token that can only be refused.
+    term.wait_line(10, |l| l.contains("the token was revoked"))
+        .await;
+    term.wait_line(10, |l| l == "EXIT=1").await;
+    let screen = term.screen().await;
+    assert!(!screen.contains("reconnecting"), "{screen}");
+    let after_exit = &screen[screen.rfind("EXIT=1").unwrap()..];
+    assert!(cooked(after_exit), "{after_exit}");
     app.remove(&id).await;
 }
