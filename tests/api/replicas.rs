@@ -80,6 +80,27 @@ async fn two_replicas_behind_haproxy_serve_every_client_whichever_replica_it_rea
     drop(plain);
 
     let ws_b = c.b.base.replacen("http", "ws", 1);
+    // A browser session opened on A is honoured by B, from B's own origin.
+    let opened =
+        c.a.client
+            .post(c.a.url("/auth/session"))
+            .bearer_auth(crate::support::server::TOKEN)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(opened.status(), 200);
+    let cookie = opened.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let patched =
+        c.b.client
+            .patch(c.b.url(&format!("/workspaces/{id}")))
+            .header("Cookie", &cookie)
+            .header("Origin", &c.b.base)
+            .json(&json!({ "name": "r" }))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(patched.status(), 200, "{:?}", patched.text().await);
     // A session opened on A, dropped while its shell still writes, resumes through B (and
     // through the load balancer) with no byte lost or repeated.
     let mut first = terminal(&c.a.base, &id, "session=new").await;
