@@ -296,6 +296,7 @@ async fn two_replicas_behind_haproxy_serve_every_client_whichever_replica_it_rea
         let took = asked.elapsed();
         let close = socket.close.clone().map(|(c, r)| (u16::from(c), r));
         assert_eq!(close, Some((1008, "token revoked".to_owned())));
+        eprintln!("a token revoked on A closed its socket on B after {took:?}");
         assert!(took < Duration::from_secs(1), "closed after {took:?}");
     }
     // The session A holds lives on: only the revoked token's socket to it closed.
@@ -350,6 +351,10 @@ async fn a_replica_killed_outright_loses_only_what_it_held_and_says_so() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(answers.last(), Some(&404), "{answers:?}");
+    eprintln!(
+        "resuming a killed replica's session: 404 after {:?} ({answers:?})",
+        killed.elapsed()
+    );
     assert!(
         answers.iter().all(|s| [503, 404].contains(s)),
         "{answers:?}"
@@ -362,6 +367,10 @@ async fn a_replica_killed_outright_loses_only_what_it_held_and_says_so() {
         .await
         .expect("the run of a killed replica never read as lost");
     assert!(killed.elapsed() < Duration::from_secs(15), "{lost:?}");
+    eprintln!(
+        "a killed replica's run read as lost after {:?}",
+        killed.elapsed()
+    );
     let lines = output(&c.b, &id, &run, 0).await;
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["lost"], true);
