@@ -16,6 +16,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use super::Client;
 use crate::terminal::protocol::{Exited, SessionFrame};
 
+/// What a reconnection refused for its token says; no retry can change it.
+const REFUSED_TOKEN: &str = "the server refused the token (401)";
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How long reconnection is tried before giving up (the server keeps a session 300 s).
@@ -159,7 +161,7 @@ pub async fn run(client: &Client, workspace: &str, resume: Option<String>) -> an
                 bail!("the session has ended")
             }
             // A refused token stays refused: retrying would only wait out the give-up time.
-            Err(e) if e.to_string().contains("401") => return Err(e),
+            Err(e) if e.to_string() == REFUSED_TOKEN => return Err(e),
             Err(_) => {}
         }
         let since = *down_since.get_or_insert_with(tokio::time::Instant::now);
@@ -220,6 +222,9 @@ async fn connect(client: &Client, id: &str, state: &State) -> anyhow::Result<Soc
     let (socket, _) = tokio_tungstenite::connect_async(req)
         .await
         .map_err(|e| match e {
+            tokio_tungstenite::tungstenite::Error::Http(r) if r.status() == 401 => {
+                anyhow::anyhow!(REFUSED_TOKEN)
+            }
             tokio_tungstenite::tungstenite::Error::Http(r) => {
                 anyhow::anyhow!("the server answered {}", r.status())
             }

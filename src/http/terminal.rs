@@ -129,6 +129,7 @@ pub(super) async fn attach(
     socket: axum::extract::ws::WebSocket,
     watch: Option<Watch>,
 ) {
+    let revoked = watch.as_ref().map(|w| w.revoked().clone());
     let (tx, rx) = frames(socket, watch);
-    attaching.run(tx, rx).await;
+    attaching.run(tx, rx, revoked.unwrap_or_default()).await;
 }

@@ -41,14 +41,42 @@ pub enum Left {
     Revoked,
 }
 
-/// Attaches `tx`/`rx` to `session` until the client leaves, the shell ends or `cancel` fires.
+/// What ends an attachment from outside its socket.
+#[derive(Clone, Debug, Default)]
+pub struct Stops {
+    /// The server shuts down.
+    pub shutdown: CancellationToken,
+    /// The token that opened the socket was revoked.
+    pub revoked: CancellationToken,
+}
+
+impl Stops {
+    /// How the attachment ends now, if one has fired. Checked before every frame, so a client
+    /// kept busy catching up with output is stopped as soon as one that is idle.
+    fn fired(&self) -> Option<(Left, ServerFrame)> {
+        if self.revoked.is_cancelled() {
+            return Some((Left::Revoked, ServerFrame::revoked()));
+        }
+        self.shutdown.is_cancelled().then(|| {
+            let reason = "server shutting down".into();
+            let frame = ServerFrame::Close {
+                code: CLOSE_GOING_AWAY,
+                reason,
+            };
+            (Left::Shutdown, frame)
+        })
+    }
+}
+
+/// Attaches `tx`/`rx` to `session` until the client leaves, the shell ends or one of `stops`
+/// fires.
 pub async fn attach<Tx, Rx>(
     session: Arc<Session>,
     mode: Mode,
     start: Start,
     mut tx: Tx,
     mut rx: Rx,
-    cancel: CancellationToken,
+    stops: Stops,
     config: BridgeConfig,
 ) -> Left
 where
@@ -77,6 +105,11 @@ where
         return left;
     }
     loop {
+        if let Some((why, frame)) = stops.fired() {
+            left = why;
+            closing = Some(frame);
+            break;
+        }
         // What can be sent now: output past `pos`, a snapshot for a viewer left behind, or the end.
         let next = {
             let mut s = session.state.locked();
@@ -185,11 +218,9 @@ where
                     break;
                 }
             }
-            () = cancel.cancelled() => {
-                left = Left::Shutdown;
-                closing = Some(ServerFrame::Close { code: CLOSE_GOING_AWAY, reason: "server shutting down".into() });
-                break;
-            }
+            // Said at the top of the loop.
+            () = stops.shutdown.cancelled() => {}
+            () = stops.revoked.cancelled() => {}
         }
     }
     session.leave(attachment);

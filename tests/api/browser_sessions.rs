@@ -151,9 +151,13 @@ async fn revoking_the_bearer_behind_a_cookie_closes_the_terminal_it_opened() {
         .unwrap();
     read_until(&mut socket, "cookie-7").await;
     let path = format!("/workspaces/{id}/tokens/{token_id}");
+    let asked = std::time::Instant::now();
     let (status, _) = app.call(Method::DELETE, &path, &app.admin, None).await;
     assert_eq!(status, 200);
     let (_, close) = terminal_end(&mut socket, 2).await;
+    // At once, not at the next sweep of the tokens behind live sockets (every 3 s).
+    let took = asked.elapsed();
+    assert!(took < Duration::from_millis(500), "closed after {took:?}");
     let close = close.map(|(code, reason)| (u16::from(code), reason));
     assert_eq!(close, Some((1008, "token revoked".to_owned())));
     // And the cookie opens nothing more.

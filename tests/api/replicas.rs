@@ -297,7 +297,9 @@ async fn two_replicas_behind_haproxy_serve_every_client_whichever_replica_it_rea
         let close = socket.close.clone().map(|(c, r)| (u16::from(c), r));
         assert_eq!(close, Some((1008, "token revoked".to_owned())));
         eprintln!("a token revoked on A closed its socket on B after {took:?}");
-        assert!(took < Duration::from_secs(1), "closed after {took:?}");
+        // Within the second SPEC §16 gives, and well inside B's 3 s between sweeps: B acted on
+        // A's announcement.
+        assert!(took < Duration::from_millis(500), "closed after {took:?}");
     }
     // The session A holds lives on: only the revoked token's socket to it closed.
     let at = held_by_a.offset();

@@ -169,8 +169,9 @@ async fn revoking_a_token_closes_the_terminals_it_opened_and_spends_its_tickets(
     assert!(revoked(close.clone()), "{close:?}");
     while session.read_frame().await {}
     assert!(revoked(session.close.clone()), "{:?}", session.close);
+    // Well inside the 3 s between sweeps, which would close them too, only later.
     let took = asked.elapsed();
-    assert!(took < Duration::from_secs(1), "closed after {took:?}");
+    assert!(took < Duration::from_millis(500), "closed after {took:?}");
     // The ticket it minted opens nothing now.
     let refused = attach_as(&app, &id, &format!("session=new&ticket={unused}"), None).await;
     assert_eq!(refused_status(refused), 401);

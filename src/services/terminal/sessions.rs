@@ -20,7 +20,7 @@ use crate::services::replicas::peer::PeerSocket;
 use crate::services::views::Done;
 use crate::services::{ServiceError, live};
 use crate::sync::Locked;
-use crate::terminal::attach::{Start, attach};
+use crate::terminal::attach::{Start, Stops, attach};
 use crate::terminal::session::{End, Mode, Session, Starter, new_id};
 use crate::terminal::{BridgeConfig, ClientFrame, ServerFrame, SessionLimits};
 use crate::workspace::{Workspace, WorkspaceId};
@@ -339,7 +339,9 @@ pub struct Attaching {
 }
 
 impl Attaching {
-    pub async fn run<Tx, Rx>(mut self, tx: Tx, rx: Rx)
+    /// Attaches the socket (`tx`, `rx`) until it leaves, the shell ends, the server shuts down
+    /// or `revoked` fires (the token that opened the socket was revoked).
+    pub async fn run<Tx, Rx>(mut self, tx: Tx, rx: Rx, revoked: CancellationToken)
     where
         Tx: Sink<ServerFrame> + Unpin,
         Rx: Stream<Item = ClientFrame> + Unpin,
@@ -352,7 +354,10 @@ impl Attaching {
             self.start,
             tx,
             rx,
-            self.cancel.clone(),
+            Stops {
+                shutdown: self.cancel.clone(),
+                revoked,
+            },
             self.bridge,
         );
         // The pump of a new session starts once its first socket has joined (at offset 0).

@@ -45,6 +45,10 @@ struct Client {
 }
 
 fn client(sh: &Shell, mode: Mode, start: Start) -> Client {
+    client_until(sh, mode, start, Stops::default())
+}
+
+fn client_until(sh: &Shell, mode: Mode, start: Start, stops: Stops) -> Client {
     let (send, rx) = fmpsc::unbounded();
     // A small socket buffer: a client that does not read soon holds its attachment up.
     let (tx, recv) = fmpsc::channel(4);
@@ -54,7 +58,7 @@ fn client(sh: &Shell, mode: Mode, start: Start) -> Client {
         start,
         tx,
         rx,
-        CancellationToken::new(),
+        stops,
         BridgeConfig::default(),
     ));
     Client { send, recv, done }
@@ -227,4 +231,44 @@ async fn a_writer_that_stops_reading_pauses_the_shell_and_a_viewer_does_not() {
     frame(writer.recv.next().await);
     assert_eq!(output(&mut writer, 600 * 1024).await.len(), 600 * 1024);
     drop(viewer);
+}
+
+#[tokio::test]
+async fn a_revoked_socket_closes_even_while_it_is_still_catching_up_with_output() {
+    const CHUNK: usize = 64 * 1024;
+    let mut sh = shell(16 * CHUNK);
+    let mut writer = client(&sh, Mode::Write, Start::New);
+    sh.starter.take().unwrap().start();
+    frame(writer.recv.next().await);
+    for _ in 0..16 {
+        let chunk = Bytes::from(vec![b'y'; CHUNK]);
+        sh.out.unbounded_send(Ok(chunk)).unwrap();
+    }
+    output(&mut writer, 16 * CHUNK).await;
+    // A viewer resuming from the start has 16 frames to catch up with; its token is revoked
+    // after the first.
+    let stops = Stops::default();
+    let mut viewer = client_until(&sh, Mode::View, Start::At(0), stops.clone());
+    frame(viewer.recv.next().await);
+    output(&mut viewer, CHUNK).await;
+    stops.revoked.cancel();
+    let mut behind = 0;
+    loop {
+        match viewer.recv.next().await {
+            Some(ServerFrame::Output(_)) => behind += 1,
+            Some(ServerFrame::Ping) => {}
+            other => {
+                assert_eq!(other, Some(ServerFrame::revoked()));
+                break;
+            }
+        }
+    }
+    // At most what its socket's buffer already held, not the rest of the 1 MiB.
+    assert!(behind <= 5, "{behind} more frames after the revocation");
+    assert_eq!(viewer.done.await.unwrap(), Left::Revoked);
+    // The session and its writer go on.
+    sh.out
+        .unbounded_send(Ok(Bytes::from_static(b"on")))
+        .unwrap();
+    assert_eq!(output(&mut writer, 2).await, b"on");
 }
