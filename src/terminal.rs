@@ -8,8 +8,10 @@ pub mod protocol;
 pub mod ring;
 pub mod screen;
 pub mod session;
+pub mod stops;
 
 pub use self::bridge::{BridgeConfig, SessionStats, bridge};
+pub use self::stops::{Stopped, Stops};
 
 /// What resumable sessions keep and for how long (SPEC §12).
 #[derive(Clone, Copy, Debug)]

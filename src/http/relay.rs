@@ -65,8 +65,7 @@ pub async fn relay(client: WebSocket, upstream: Upstream, watch: Option<Watch>) 
         }
         let _ = client_tx.close().await;
     };
-    let revoked = watch.as_ref().map(|w| w.revoked().clone());
-    let revoked = revoked.unwrap_or_default();
+    let revoked = Watch::signal(watch.as_ref());
     tokio::select! {
         () = to_upstream => return,
         () = to_client => return,

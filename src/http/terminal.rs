@@ -105,8 +105,8 @@ pub async fn terminal(
                 // The bridge already joins output into frames of up to 64 KiB: small socket
                 // buffers cost an idle session little and lose nothing.
                 Opened::Shell(pending) => upgrade.on_upgrade(move |socket| {
-                    let (tx, rx) = frames(socket, watch);
-                    pending.run(tx, rx)
+                    let (tx, rx) = frames(socket);
+                    pending.run(tx, rx, watch)
                 }),
                 Opened::Refused(message) => {
                     upgrade.on_upgrade(move |socket| report_error(socket, message))
@@ -129,7 +129,6 @@ pub(super) async fn attach(
     socket: axum::extract::ws::WebSocket,
     watch: Option<Watch>,
 ) {
-    let revoked = watch.as_ref().map(|w| w.revoked().clone());
-    let (tx, rx) = frames(socket, watch);
-    attaching.run(tx, rx, revoked.unwrap_or_default()).await;
+    let (tx, rx) = frames(socket);
+    attaching.run(tx, rx, watch).await;
 }

@@ -42,9 +42,9 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// Fires when the token is revoked.
-    pub fn revoked(&self) -> &CancellationToken {
-        &self.revoked
+    /// Fires when the token of `watch` is revoked; never without one (the admin token).
+    pub fn signal(watch: Option<&Watch>) -> CancellationToken {
+        watch.map(|w| w.revoked.clone()).unwrap_or_default()
     }
 }
 

@@ -20,6 +20,7 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 use self::sessions::Registry;
 pub use self::sessions::{Attaching, Resumed, SessionView};
 use super::replicas::Replicas;
+use super::revocations::Watch;
 use super::{Ports, ServiceError, live};
 use crate::access::{Access, TICKET_TTL};
 use crate::audit::{self, Kind};
@@ -27,7 +28,7 @@ use crate::auth::Caller;
 use crate::backend::{BackendError, Bound, TermSize, TerminalControl, TerminalSession};
 use crate::metrics::Metrics;
 use crate::terminal::protocol::{MAX_DIMENSION, valid_size};
-use crate::terminal::{BridgeConfig, ClientFrame, ServerFrame, SessionLimits, bridge};
+use crate::terminal::{BridgeConfig, ClientFrame, ServerFrame, SessionLimits, Stops, bridge};
 use crate::workspace::{Workspace, WorkspaceId};
 
 /// The body of a ticket request for a viewer: `{"session": sid, "mode": "view"}`.
@@ -210,8 +211,9 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// Bridges the socket (`tx`, `rx`) to the shell until either side ends, then audits.
-    pub async fn run<Tx, Rx>(mut self, tx: Tx, rx: Rx)
+    /// Bridges the socket (`tx`, `rx`) to the shell until either side ends, the server shuts
+    /// down or the token of `watch`, which opened the socket, is revoked; then audits.
+    pub async fn run<Tx, Rx>(mut self, tx: Tx, rx: Rx, watch: Option<Watch>)
     where
         Tx: Sink<ServerFrame> + Unpin,
         Rx: Stream<Item = ClientFrame> + Unpin,
@@ -222,7 +224,11 @@ impl Pending {
         let started = Instant::now();
         let started_at = Utc::now();
         self.metrics.terminal_sessions(1);
-        let stats = bridge(session, tx, rx, self.shutdown.clone(), self.bridge).await;
+        let stops = Stops {
+            shutdown: self.shutdown.clone(),
+            revoked: Watch::signal(watch.as_ref()),
+        };
+        let stats = bridge(session, tx, rx, stops, self.bridge).await;
         // The bridge has ended the shell; a run cut short before this still kills it.
         self.guard.0 = None;
         self.metrics.terminal_sessions(-1);

@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
-use super::BridgeConfig;
 use super::protocol::{CLOSE_GOING_AWAY, ClientFrame, Control, ServerFrame, SessionFrame};
 use super::ring::Standing;
 use super::session::{Mode, Session};
+use super::{BridgeConfig, Stopped, Stops};
 use crate::sync::Locked;
 
 /// Largest output frame an attachment sends, in bytes.
@@ -39,33 +38,6 @@ pub enum Left {
     Shutdown,
     /// The token that opened the socket was revoked (the session lives on).
     Revoked,
-}
-
-/// What ends an attachment from outside its socket.
-#[derive(Clone, Debug, Default)]
-pub struct Stops {
-    /// The server shuts down.
-    pub shutdown: CancellationToken,
-    /// The token that opened the socket was revoked.
-    pub revoked: CancellationToken,
-}
-
-impl Stops {
-    /// How the attachment ends now, if one has fired. Checked before every frame, so a client
-    /// kept busy catching up with output is stopped as soon as one that is idle.
-    fn fired(&self) -> Option<(Left, ServerFrame)> {
-        if self.revoked.is_cancelled() {
-            return Some((Left::Revoked, ServerFrame::revoked()));
-        }
-        self.shutdown.is_cancelled().then(|| {
-            let reason = "server shutting down".into();
-            let frame = ServerFrame::Close {
-                code: CLOSE_GOING_AWAY,
-                reason,
-            };
-            (Left::Shutdown, frame)
-        })
-    }
 }
 
 /// Attaches `tx`/`rx` to `session` until the client leaves, the shell ends or one of `stops`
@@ -105,9 +77,14 @@ where
         return left;
     }
     loop {
-        if let Some((why, frame)) = stops.fired() {
-            left = why;
-            closing = Some(frame);
+        // Checked before every frame, so a client kept busy catching up with output is stopped
+        // as soon as one that is idle.
+        if let Some(stopped) = stops.fired() {
+            left = match stopped {
+                Stopped::Shutdown => Left::Shutdown,
+                Stopped::Revoked => Left::Revoked,
+            };
+            closing = Some(stopped.close_frame());
             break;
         }
         // What can be sent now: output past `pos`, a snapshot for a viewer left behind, or the end.
@@ -164,11 +141,6 @@ where
             _ = end.changed() => {}
             frame = rx.next() => match frame.unwrap_or(ClientFrame::Close) {
                 ClientFrame::Close => break,
-                ClientFrame::Revoked => {
-                    left = Left::Revoked;
-                    closing = Some(ServerFrame::revoked());
-                    break;
-                }
                 ClientFrame::Input(bytes) => {
                     last_activity = Instant::now();
                     if mode == Mode::View {
@@ -218,9 +190,8 @@ where
                     break;
                 }
             }
-            // Said at the top of the loop.
-            () = stops.shutdown.cancelled() => {}
-            () = stops.revoked.cancelled() => {}
+            // Acted on at the top of the loop.
+            _ = stops.any() => {}
         }
     }
     session.leave(attachment);

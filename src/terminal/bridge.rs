@@ -13,8 +13,8 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
+use super::Stops;
 use super::protocol::{CLOSE_GOING_AWAY, ClientFrame, Control, ServerFrame};
 use crate::backend::{ByteStream, TerminalSession};
 
@@ -77,13 +77,14 @@ fn coalesce(first: Bytes, output: &mut Peekable<ByteStream>) -> Bytes {
 /// Keystrokes queued for the shell before the bridge stops reading the client.
 const INPUT_QUEUE: usize = 64;
 
-/// Runs a session until the shell exits, the client leaves, it idles out or `cancel` fires.
+/// Runs a session until the shell exits, the client leaves, it idles out or one of `stops`
+/// fires.
 /// Whatever the reason, the shell and everything it started are killed before this returns.
 pub async fn bridge<Tx, Rx>(
     session: TerminalSession,
     mut tx: Tx,
     mut rx: Rx,
-    cancel: CancellationToken,
+    stops: Stops,
     config: BridgeConfig,
 ) -> SessionStats
 where
@@ -176,11 +177,6 @@ where
                     stats.end = "client_closed";
                     break;
                 }
-                ClientFrame::Revoked => {
-                    stats.end = "revoked";
-                    closing.push(ServerFrame::revoked());
-                    break;
-                }
             },
             _ = ping.tick() => {
                 if tx.send(ServerFrame::Ping).await.is_err() {
@@ -195,9 +191,9 @@ where
                     break;
                 }
             }
-            () = cancel.cancelled() => {
-                stats.end = "shutdown";
-                closing.push(ServerFrame::Close { code: CLOSE_GOING_AWAY, reason: "server shutting down".into() });
+            stopped = stops.any() => {
+                stats.end = stopped.end();
+                closing.push(stopped.close_frame());
                 break;
             }
         }
@@ -247,7 +243,7 @@ mod tests {
         };
         let (client, rx) = fmpsc::unbounded();
         let (tx, server) = fmpsc::unbounded();
-        let done = tokio::spawn(bridge(session, tx, rx, CancellationToken::new(), config));
+        let done = tokio::spawn(bridge(session, tx, rx, Stops::default(), config));
         Rig {
             shell_out,
             shell_in,

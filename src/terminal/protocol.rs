@@ -29,8 +29,6 @@ pub enum ClientFrame {
     BadControl(String),
     /// The client closed the socket (or it broke).
     Close,
-    /// The token that opened the socket was revoked: the server closes it.
-    Revoked,
     /// Anything else (pings, pongs): counts as activity, nothing more.
     Other,
 }

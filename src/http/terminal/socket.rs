@@ -4,14 +4,11 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 
-use crate::services::revocations::Watch;
 use crate::terminal::{ClientFrame, ServerFrame};
 
-/// The socket's two halves: a sink of server frames and a stream of client frames. With a
-/// `watch`, the stream ends in `Revoked` once the socket's token is revoked.
+/// The socket's two halves: a sink of server frames and a stream of client frames.
 pub fn frames(
     socket: WebSocket,
-    watch: Option<Watch>,
 ) -> (
     impl Sink<ServerFrame> + Unpin,
     impl Stream<Item = ClientFrame> + Unpin,
@@ -25,19 +22,6 @@ pub fn frames(
         Ok(Message::Close(_)) | Err(_) => ClientFrame::Close,
         Ok(_) => ClientFrame::Other,
     });
-    let revoked = watch.as_ref().map(|w| w.revoked().clone());
-    let revoked = revoked.unwrap_or_default();
-    let stream =
-        stream
-            .take_until(revoked.clone().cancelled_owned())
-            .chain(futures_util::stream::once(async move {
-                // Held until the socket's last frame: the token's sockets are counted until then.
-                drop(watch);
-                match revoked.is_cancelled() {
-                    true => ClientFrame::Revoked,
-                    false => ClientFrame::Close,
-                }
-            }));
     (Box::pin(sink), Box::pin(stream))
 }
 

@@ -17,10 +17,12 @@ use crate::audit::{self, Kind};
 use crate::auth::Caller;
 use crate::metrics::SessionGauges;
 use crate::services::replicas::peer::PeerSocket;
+use crate::services::revocations::Watch;
 use crate::services::views::Done;
 use crate::services::{ServiceError, live};
 use crate::sync::Locked;
-use crate::terminal::attach::{Start, Stops, attach};
+use crate::terminal::Stops;
+use crate::terminal::attach::{Start, attach};
 use crate::terminal::session::{End, Mode, Session, Starter, new_id};
 use crate::terminal::{BridgeConfig, ClientFrame, ServerFrame, SessionLimits};
 use crate::workspace::{Workspace, WorkspaceId};
@@ -340,8 +342,8 @@ pub struct Attaching {
 
 impl Attaching {
     /// Attaches the socket (`tx`, `rx`) until it leaves, the shell ends, the server shuts down
-    /// or `revoked` fires (the token that opened the socket was revoked).
-    pub async fn run<Tx, Rx>(mut self, tx: Tx, rx: Rx, revoked: CancellationToken)
+    /// or the token of `watch`, which opened the socket, is revoked.
+    pub async fn run<Tx, Rx>(mut self, tx: Tx, rx: Rx, watch: Option<Watch>)
     where
         Tx: Sink<ServerFrame> + Unpin,
         Rx: Stream<Item = ClientFrame> + Unpin,
@@ -356,7 +358,7 @@ impl Attaching {
             rx,
             Stops {
                 shutdown: self.cancel.clone(),
-                revoked,
+                revoked: Watch::signal(watch.as_ref()),
             },
             self.bridge,
         );
