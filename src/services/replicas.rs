@@ -129,12 +129,8 @@ impl Replicas {
     /// Runs `act` on each announcement that starts with `prefix` (given the rest of it: an id)
     /// and every [`RENEW_EVERY`] (given `None`: a sweep of the tables, in case an announcement
     /// was missed), until `shutdown` or until `act` answers `false` (what it served is gone).
-    pub fn watch<F, Fut>(
-        self: &Arc<Self>,
-        prefix: &'static str,
-        shutdown: &CancellationToken,
-        act: F,
-    ) where
+    pub fn watch<F, Fut>(&self, prefix: &'static str, shutdown: &CancellationToken, act: F)
+    where
         F: FnMut(Option<String>) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = bool> + Send,
     {
